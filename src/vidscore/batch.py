@@ -1,0 +1,159 @@
+"""Analyze many clips: resumable, past bad clips, locally or as Ray tasks.
+
+Each clip writes ``OUT_DIR/NAME.json`` (and optionally ``.npz`` / ``.png``) atomically, so a clip
+whose JSON exists is finished and is skipped on the next run. A failing clip is recorded and the
+run goes on; the caller lists failures at the end. ``executor="ray"`` sends one task per clip to
+a local Ray or to the cluster at ``address`` (DISCO-MV-sized corpora need many machines).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidscore.errors import InputError, UsageError, VidscoreError
+from vidscore.features.analyze import AnalysisConfig, analyze
+
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv"}
+FORMATS = ("json", "npz", "png")
+EXECUTORS = ("local", "ray")
+
+
+@dataclass
+class BatchReport:
+    """Outcome of a batch: clips done now, skipped as already done, and failures with reasons."""
+
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def find_videos(inputs: Iterable[str]) -> list[Path]:
+    """Expand folders (recursively, by video extension), globs and plain files, in stable order."""
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(
+                q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTENSIONS and q.is_file()
+            )
+        elif any(ch in item for ch in "*?["):
+            found += sorted(Path(q) for q in glob.glob(item, recursive=True) if Path(q).is_file())
+        else:
+            found.append(p)  # a missing or bad file is reported as that clip's failure
+    if not found:
+        raise InputError(f"no videos found in {', '.join(inputs)}")
+    seen: set[Path] = set()
+    return [p for p in found if not (p in seen or seen.add(p))]
+
+
+def output_stem(video: Path, roots: list[Path]) -> str:
+    """A name unique within the batch: the path below its input folder, '/' turned into '__'."""
+    for root in roots:
+        if root.is_dir():
+            try:
+                rel = video.resolve().relative_to(root.resolve())
+            except ValueError:
+                continue
+            return "__".join(rel.with_suffix("").parts)
+    return video.stem
+
+
+def _analyze_one(
+    video: str, out_base: str, config: AnalysisConfig, formats: tuple[str, ...]
+) -> tuple[str, str | None]:
+    """Analyze one clip and write its outputs; return (video, error message or None)."""
+    from vidscore.features.timeline import save_json, save_npz
+
+    try:
+        feats = analyze(video, config)
+        if "npz" in formats:
+            save_npz(feats, out_base + ".npz", overwrite=True)
+        if "png" in formats:
+            from vidscore.features.plot import plot_timeline
+
+            plot_timeline(feats, out_base + ".png", overwrite=True)
+        save_json(feats, out_base + ".json", overwrite=True)  # last: marks the clip as done
+        return video, None
+    except VidscoreError as exc:
+        return video, str(exc)
+    except Exception as exc:  # one broken clip must not stop a corpus run
+        return video, f"{video}: internal error: {type(exc).__name__}: {exc}"
+
+
+def analyze_many(
+    inputs: list[str],
+    out_dir: str | os.PathLike,
+    config: AnalysisConfig | None = None,
+    *,
+    formats: tuple[str, ...] = ("json",),
+    executor: str = "local",
+    address: str | None = None,
+    on_clip: Callable[[str, str | None], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> BatchReport:
+    """Analyze every clip under ``inputs`` into ``out_dir``; see the module docstring."""
+    config = config or AnalysisConfig()
+    if executor not in EXECUTORS:
+        raise UsageError(f"--executor {executor!r}: choose from {', '.join(EXECUTORS)}")
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UsageError(f"--formats {','.join(bad)}: choose from {', '.join(FORMATS)}")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VidscoreError(f"{out}: cannot create output folder ({exc.strerror})") from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise VidscoreError(f"{out}: output folder is not writable")
+    roots = [Path(i) for i in inputs]
+    videos = find_videos(inputs)
+    report = BatchReport()
+    todo: list[tuple[str, str]] = []
+    for v in videos:
+        base = str(out / output_stem(v, roots))
+        if Path(base + ".json").exists():
+            report.skipped.append(str(v))
+        else:
+            todo.append((str(v), base))
+    if on_start is not None:
+        on_start(len(todo))
+
+    def record(video: str, err: str | None) -> None:
+        if err is None:
+            report.done.append(video)
+        else:
+            report.failed.append((video, err))
+        if on_clip is not None:
+            on_clip(video, err)
+
+    if executor == "local":
+        for video, base in todo:
+            record(*_analyze_one(video, base, config, formats))
+    else:
+        _run_ray(todo, config, formats, address, record)
+    return report
+
+
+def _run_ray(todo, config, formats, address, record) -> None:
+    try:
+        import ray
+    except ImportError as exc:
+        raise UsageError("--executor ray needs Ray: pip install 'vidscore[ray]'") from exc
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
+    try:
+        task = ray.remote(_analyze_one)
+        pending = [task.remote(video, base, config, formats) for video, base in todo]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            record(*ray.get(ready[0]))
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,257 @@
+"""The ``vidscore`` command line (Typer + Rich).
+
+Exit codes: 0 success; 1 a batch finished with failed clips; 2 bad input or usage, reported as one
+line on stderr (``--debug`` shows the traceback). Outputs are checked before any work starts and
+written atomically.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from vidscore import __version__
+from vidscore.errors import UsageError, VidscoreError
+
+app = typer.Typer(
+    help="Compose background music that follows a video. Start with `vidscore analyze CLIP`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+_state = {"debug": False}
+
+
+data_app = typer.Typer(help="Datasets and test material.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vidscore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """vidscore: background music for videos."""
+    _state["debug"] = debug
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[what]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+@app.command()
+def analyze(
+    videos: Annotated[list[str], typer.Argument(help="A clip, or folders / globs with --out-dir.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Features JSON.")] = None,
+    npz: Annotated[Path | None, typer.Option("--npz", help="Also write features as NPZ.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Timeline PNG.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Analyze many clips into this folder.")
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--formats", help="With --out-dir: json,npz,png.")
+    ] = "json",
+    executor: Annotated[
+        str, typer.Option("--executor", help="With --out-dir: local or ray.")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
+    ] = None,
+    detector: Annotated[
+        str, typer.Option("--detector", help="Cut detector: adaptive or content.")
+    ] = "adaptive",
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Cut detector threshold.")
+    ] = None,
+    semantic: Annotated[
+        str, typer.Option("--semantic", help="handcrafted, or clip:PATH (local CLIP).")
+    ] = "handcrafted",
+    hist_bins: Annotated[int, typer.Option("--hist-bins", help="RGB-uv histogram bins.")] = 16,
+    beat_window: Annotated[
+        float, typer.Option("--beat-window", help="Video-beat window, s each side.")
+    ] = 0.5,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing outputs.")
+    ] = False,
+) -> None:
+    """Turn a clip into one feature timeline: cuts, motion, flow, colour, affect, semantics."""
+    from vidscore.features.analyze import AnalysisConfig
+
+    config = AnalysisConfig(
+        detector=detector,
+        cut_threshold=threshold,
+        semantic=semantic,
+        hist_bins=hist_bins,
+        beat_window=beat_window,
+    )
+    if out_dir is not None:
+        if output or npz or plot:
+            raise UsageError("with --out-dir, choose outputs with --formats, not -o/--npz/--plot")
+        raise typer.Exit(_analyze_many(videos, out_dir, config, formats, executor, address))
+    if len(videos) != 1:
+        raise UsageError("give one clip, or use --out-dir to analyze many")
+    if output is None and npz is None and plot is None:
+        raise UsageError("say where to write: -o FEATURES.json, --npz F or --plot F.png")
+    _analyze_one(videos[0], config, output, npz, plot, overwrite)
+
+
+def _analyze_one(video, config, output, npz, plot, overwrite) -> None:
+    from vidscore.features.analyze import analyze as run
+    from vidscore.features.timeline import save_json, save_npz
+    from vidscore.outputs import check_output
+    from vidscore.video.io import probe
+
+    targets = [p for p in (output, npz, plot) if p is not None]
+    if len(set(map(str, targets))) != len(targets):
+        raise UsageError("-o, --npz and --plot must name different files")
+    if Path(video) in targets:
+        raise UsageError("an output would overwrite the input video")
+    for p in targets:
+        check_output(p, overwrite=overwrite)
+    info = probe(video)
+    with _progress() as bar:
+        task = bar.add_task(f"analyzing {Path(video).name}", total=info.duration, what="")
+        feats = run(
+            video,
+            config,
+            progress=lambda t, d: bar.update(task, completed=t, what=f"{t:.1f}/{d:.1f} s"),
+        )
+    if output is not None:
+        save_json(feats, output, overwrite=overwrite)
+    if npz is not None:
+        save_npz(feats, npz, overwrite=overwrite)
+    if plot is not None:
+        from vidscore.features.plot import plot_timeline
+
+        plot_timeline(feats, plot, overwrite=overwrite)
+    dom = feats.dominant_emotion
+    top = max(set(dom), key=dom.count)
+    out.print(
+        f"{Path(video).name}: {feats.duration:.2f} s, {len(feats.cuts)} cuts, "
+        f"tempo {feats.meta['tempo_bpm']:.0f} BPM, mostly {top}, "
+        f"frame similarity {feats.meta['frame_similarity']}"
+    )
+    for p in targets:
+        out.print(f"  wrote {p}")
+
+
+def _analyze_many(videos, out_dir, config, formats, executor, address) -> int:
+    from vidscore.batch import analyze_many
+
+    fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
+    with _progress() as bar:
+        task = bar.add_task("clips", total=None, what="")
+
+        def started(n: int) -> None:
+            bar.update(task, total=n)
+
+        def clip_done(video: str, error: str | None) -> None:
+            bar.advance(task)
+            bar.update(task, what=Path(video).name)
+            if error:
+                err.print(f"[red]failed[/red] {error}", markup=True, highlight=False)
+
+        report = analyze_many(
+            videos,
+            out_dir,
+            config,
+            formats=fmts,
+            executor=executor,
+            address=address,
+            on_clip=clip_done,
+            on_start=started,
+        )
+    out.print(
+        f"{len(report.done)} analyzed, {len(report.skipped)} already done, "
+        f"{len(report.failed)} failed -> {out_dir}"
+    )
+    if report.failed:
+        err.print("failures:")
+        for video, msg in report.failed:
+            err.print(f"  {video}: {msg}", markup=False, highlight=False)
+        return 1
+    return 0
+
+
+@data_app.command("demo-clip")
+def demo_clip(
+    output: Annotated[Path, typer.Argument(help="Where to write the clip (.mp4).")],
+    seconds: Annotated[float, typer.Option("--seconds", help="Approximate length.")] = 12.0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing file.")
+    ] = False,
+) -> None:
+    """Draw a demo clip (coloured scenes, moving shapes, known cuts) for trying vidscore."""
+    from vidscore.video.montage import synth_clip
+
+    if not 1.0 <= seconds <= 600.0:
+        raise UsageError(f"--seconds {seconds}: must be 1 to 600")
+    n = max(1, round(seconds / 3.0))
+    cuts = synth_clip(output, scenes=[seconds / n] * n, seed=seed, overwrite=overwrite)
+    out.print(f"wrote {output}: {seconds:.1f} s, cuts at " + ", ".join(f"{c:.2f}" for c in cuts))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="vidscore", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except VidscoreError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except Exception as exc:
+        # Click's exceptions (vendored by recent Typer, so matched by shape, not class)
+        name = type(exc).__name__
+        if name == "NoArgsIsHelpError":
+            out.print(exc.ctx.get_help(), markup=False, highlight=False)
+            return 0
+        if hasattr(exc, "format_message") and not _state["debug"]:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            err.print(
+                f"error: {exc.format_message()}{hint}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            return int(getattr(exc, "exit_code", 2))
+        if name in ("Exit", "Abort") and hasattr(exc, "exit_code"):
+            return int(exc.exit_code)
+        if name == "Abort":
+            return 130
+        raise
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Video features: cuts, motion, flow, colour, faces, semantic embedding and affect over time."""

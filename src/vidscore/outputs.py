@@ -1,0 +1,50 @@
+"""Writing outputs safely: refuse to clobber, write to a temporary file, rename into place.
+
+A crash or a bad input never leaves a half-written output behind, and an existing file is only
+replaced when the user said ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from vidscore.errors import OutputError
+
+
+def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{p}: is a directory; give a file name")
+    if p.exists() and not overwrite:
+        raise OutputError(f"{p}: already exists (use --overwrite to replace it)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: output folder does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent}: output folder is not writable")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(
+    path: str | os.PathLike, *, overwrite: bool = False, suffix: str | None = None
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it."""
+    p = check_output(path, overwrite=overwrite)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{p.name}.", suffix=suffix if suffix is not None else p.suffix, dir=p.parent or "."
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, p)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()

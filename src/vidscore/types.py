@@ -1,0 +1,92 @@
+"""Plain data passed between stages: what a video is, and what happens in it over time."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Video2Music's six emotion classes, in its order.
+EMOTIONS: tuple[str, ...] = ("exciting", "fearful", "tense", "sad", "relaxing", "neutral")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probing a file tells: enough to plan decoding without reading the frames."""
+
+    path: str
+    container: str
+    codec: str
+    pix_fmt: str
+    bit_depth: int
+    width: int  # as displayed, after rotation
+    height: int
+    rotation: int  # degrees counter-clockwise applied for display (0, 90, 180, 270)
+    fps: float  # average frame rate
+    duration: float  # seconds
+    n_frames: int  # from the header, or estimated from duration * fps
+    has_audio: bool
+    audio_codec: str | None = None
+    variable_frame_rate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VideoInfo:
+        return cls(**d)
+
+
+@dataclass
+class Series:
+    """One feature over time: ``values[i]`` describes the interval starting at ``times[i]`` seconds.
+
+    ``values`` has shape ``(T,)`` or ``(T, D)``. ``rate`` is the nominal sampling rate in Hz
+    (per-frame series of a variable-frame-rate video have irregular ``times``).
+    """
+
+    name: str
+    times: np.ndarray  # (T,) float64 seconds
+    values: np.ndarray  # (T,) or (T, D) float32
+    rate: float
+    unit: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        self.times = np.asarray(self.times, dtype=np.float64)
+        self.values = np.asarray(self.values, dtype=np.float32)
+        if self.values.shape[:1] != self.times.shape:
+            raise ValueError(
+                f"series {self.name!r}: {self.values.shape[0]} values, {self.times.shape[0]} times"
+            )
+
+    def __len__(self) -> int:
+        return int(self.times.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return 1 if self.values.ndim == 1 else int(self.values.shape[1])
+
+
+@dataclass
+class VideoFeatures:
+    """The single timeline every system reads: cuts plus named series, each at its own rate."""
+
+    info: VideoInfo
+    cuts: list[float]  # seconds of each detected cut (start of a new shot), ascending
+    series: dict[str, Series] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.info.duration
+
+    def __getitem__(self, name: str) -> Series:
+        return self.series[name]
+
+    @property
+    def dominant_emotion(self) -> list[str]:
+        """Per-second argmax of the emotion probabilities."""
+        probs = self.series["emotion"].values
+        return [EMOTIONS[i] for i in np.argmax(probs, axis=1)]

@@ -1,0 +1,1 @@
+"""Reading videos (probe, streaming decode) and writing them back (mux)."""
