@@ -52,10 +52,11 @@ def find_videos(inputs: Iterable[str]) -> list[Path]:
 
 def output_stem(video: Path, roots: list[Path]) -> str:
     """A name unique within the batch: the path below its input folder, '/' turned into '__'."""
+    absolute = Path(os.path.abspath(video))  # not resolve(): keep symlinked clips under their root
     for root in roots:
         if root.is_dir():
             try:
-                rel = video.resolve().relative_to(root.resolve())
+                rel = absolute.relative_to(os.path.abspath(root))
             except ValueError:
                 continue
             return "__".join(rel.with_suffix("").parts)

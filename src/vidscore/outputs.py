@@ -25,9 +25,18 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{parent}: output folder does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create(parent):
         raise OutputError(f"{parent}: output folder is not writable")
     return p
+
+
+def _can_create(folder: Path) -> bool:
+    """Really try to create a file: permission bits say nothing to root or on read-only mounts."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".vidscore-probe-"):
+            return True
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -36,15 +45,21 @@ def atomic_path(
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it."""
     p = check_output(path, overwrite=overwrite)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{p.name}.", suffix=suffix if suffix is not None else p.suffix, dir=p.parent or "."
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{p.name}.", suffix=p.suffix if suffix is None else suffix, dir=p.parent
+        )
+    except OSError as exc:
+        raise OutputError(f"{p.parent}: cannot write there ({exc.strerror})") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, p)
+        try:
+            os.chmod(tmp_path, 0o644)
+            os.replace(tmp_path, p)
+        except OSError as exc:
+            raise OutputError(f"{p}: cannot write ({exc.strerror})") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

@@ -160,6 +160,10 @@ class ClipSemantic:
             raise ModelLoadError(
                 "CLIP features need torch and transformers: pip install 'vidscore[clip]'"
             ) from exc
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # keep the CLI's stderr to our own lines
+        hf_logging.disable_progress_bar()
         self._torch = torch
         path = _resolve_clip(spec)
         try:
@@ -171,7 +175,8 @@ class ClipSemantic:
         self.fps = fps
         self.batch = batch
         crop = self.processor.image_processor.crop_size
-        self.input_side = int(crop["height"] if isinstance(crop, dict) else crop)
+        side = getattr(crop, "height", None) or (crop["height"] if hasattr(crop, "keys") else crop)
+        self.input_side = int(side)
         self.max_side = 2 * self.input_side
         with torch.no_grad():
             text = self.processor(text=list(EMOTION_PROMPTS), return_tensors="pt", padding=True)
@@ -214,7 +219,7 @@ class ClipSemantic:
         torch = self._torch
         d = ctx.duration
         emb = np.concatenate(self._emb) if self._emb else np.zeros((0, self._text.shape[1]))
-        scale = float(self.model.logit_scale.exp())
+        scale = float(self.model.logit_scale.detach().exp())
         logits = torch.from_numpy(emb).float() @ self._text.T * scale
         probs = torch.softmax(logits, dim=-1).numpy()
         t = np.array(self._t)

@@ -1,0 +1,5 @@
+"""`python -m vidscore` runs the CLI."""
+
+from vidscore.cli import run
+
+run()

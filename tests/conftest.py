@@ -1,0 +1,47 @@
+"""Shared fixtures: the real clips in ../shared/videos and montages built from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vidscore.video.montage import build_montage
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+VIDEOS = SHARED / "videos"
+CLIPS = {
+    "bigbuckbunny": VIDEOS / "bigbuckbunny.mp4",
+    "bikes": VIDEOS / "bikes.mp4",
+    "carphone_pristine": VIDEOS / "carphone_pristine.mp4",
+}
+#: Montage pieces in seconds; the splices fall at their running sums. Each source is used for
+#: less than its length or loops far from a splice (a loop is a cut of its own).
+MONTAGE_SEGMENTS = [2.0, 2.6, 3.2, 2.2, 2.4, 2.8]
+
+
+def pytest_collection_modifyitems(config, items):
+    if not VIDEOS.is_dir():
+        skip = pytest.mark.skip(reason=f"{VIDEOS} not found (tests need ../shared)")
+        for item in items:
+            if "shared" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def montage(tmp_path_factory) -> tuple[Path, list[float]]:
+    """A 15.2 s, 320x180, 25 fps montage of the three clips with splices at known frames."""
+    out = tmp_path_factory.mktemp("montage") / "montage.mp4"
+    order = [CLIPS["bikes"], CLIPS["bigbuckbunny"], CLIPS["carphone_pristine"]]
+    splices = build_montage(order, out, segments=MONTAGE_SEGMENTS, size=(320, 180), fps=25)
+    return out, splices
+
+
+@pytest.fixture(scope="session")
+def small_clip(tmp_path_factory) -> Path:
+    """A 3 s 160x90 montage, quick to analyze."""
+    out = tmp_path_factory.mktemp("small") / "small.mp4"
+    build_montage(
+        [CLIPS["bigbuckbunny"], CLIPS["bikes"]], out, segments=[1.5, 1.5], size=(160, 90), fps=25
+    )
+    return out

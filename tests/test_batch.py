@@ -1,0 +1,82 @@
+"""Many clips: resumable, past bad clips, failures listed with exit 1; the same on Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLIPS
+from vidscore.batch import analyze_many, find_videos, output_stem
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.fixture
+def corpus(tmp_path, small_clip) -> Path:
+    d = tmp_path / "corpus"
+    (d / "sub").mkdir(parents=True)
+    os.symlink(small_clip, d / "a.mp4")
+    os.symlink(CLIPS["carphone_pristine"], d / "sub" / "a.mp4")  # same stem, other folder
+    (d / "broken.mp4").write_text("not a video")
+    (d / "notes.txt").write_text("ignored: not a video extension")
+    return d
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vidscore", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_find_videos_and_unique_names(corpus):
+    vids = find_videos([str(corpus)])
+    assert [v.name for v in vids] == ["a.mp4", "broken.mp4", "a.mp4"]
+    assert {output_stem(v, [corpus]) for v in vids} == {"a", "broken", "sub__a"}
+
+
+def test_batch_goes_on_past_bad_clips_and_resumes(corpus, tmp_path):
+    out = tmp_path / "features"
+    r = run_cli("analyze", corpus, "--out-dir", out, "--formats", "json,png")
+    assert r.returncode == 1
+    assert "broken.mp4" in r.stderr and "not a readable video" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.json", "a.png", "sub__a.json", "sub__a.png"]
+    first = (out / "a.json").stat().st_mtime_ns
+    r = run_cli("analyze", corpus, "--out-dir", out)
+    assert r.returncode == 1 and "0 analyzed, 2 already done, 1 failed" in r.stdout
+    assert (out / "a.json").stat().st_mtime_ns == first
+
+
+def test_batch_with_only_good_clips_exits_0(tmp_path, small_clip):
+    r = run_cli("analyze", small_clip, "--out-dir", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "o" / "small.json").read_text())["duration"] == pytest.approx(
+        3.0, abs=0.05
+    )
+
+
+def test_batch_usage_errors(tmp_path, small_clip):
+    r = run_cli("analyze", small_clip, "--out-dir", tmp_path / "o", "--executor", "spark")
+    assert r.returncode == 2 and "--executor" in r.stderr
+    r = run_cli("analyze", tmp_path / "empty_glob_*.mp4", "--out-dir", tmp_path / "o")
+    assert r.returncode == 2 and "no videos found" in r.stderr
+
+
+def test_ray_executor_runs_the_same_work(corpus, tmp_path):
+    pytest.importorskip("ray")
+    report = analyze_many([str(corpus)], tmp_path / "ray", executor="ray")
+    assert sorted(Path(v).name for v in report.done) == ["a.mp4", "a.mp4"]
+    assert [Path(v).name for v, _ in report.failed] == ["broken.mp4"]
+    local = analyze_many([str(corpus)], tmp_path / "local")
+    a = json.loads((tmp_path / "ray" / "sub__a.json").read_text())
+    b = json.loads((tmp_path / "local" / "sub__a.json").read_text())
+    assert a["cuts"] == b["cuts"] and a["series"]["motion"] == b["series"]["motion"]
+    assert len(local.done) == 2

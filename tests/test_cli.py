@@ -1,0 +1,250 @@
+"""The command line: the main job, and one clear line with exit code 2 for every bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import CLIPS
+from vidscore.video.montage import build_montage
+
+pytestmark = pytest.mark.shared
+
+
+def vidscore(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vidscore", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def assert_clean_failure(r: subprocess.CompletedProcess, *needles: str) -> None:
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_version_and_help():
+    r = vidscore("--version")
+    assert r.returncode == 0 and r.stdout.startswith("vidscore ")
+    r = vidscore("analyze", "--help")
+    assert r.returncode == 0 and "--plot" in r.stdout
+
+
+def test_analyze_writes_json_npz_and_plot(tmp_path):
+    src = CLIPS["bikes"]
+    before = sha(src)
+    r = vidscore(
+        "analyze",
+        src,
+        "-o",
+        tmp_path / "f.json",
+        "--npz",
+        tmp_path / "f.npz",
+        "--plot",
+        tmp_path / "f.png",
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "f.json").read_text())
+    assert doc["duration"] == pytest.approx(10.0) and len(doc["cuts"]) >= 3
+    png = cv2.imread(str(tmp_path / "f.png"))
+    assert png is not None and png.shape[0] > 500 and png.shape[1] > 800
+    assert np.load(tmp_path / "f.npz")["motion.values"].shape == (10,)
+    assert sha(src) == before  # the input is never touched
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "f.json",
+        "f.npz",
+        "f.png",
+    ]  # no temp files
+
+
+def test_existing_output_is_refused_unless_overwrite(tmp_path, small_clip):
+    out = tmp_path / "f.json"
+    out.write_text("precious")
+    assert_clean_failure(vidscore("analyze", small_clip, "-o", out), "already exists")
+    assert out.read_text() == "precious"
+    r = vidscore("analyze", small_clip, "-o", out, "--overwrite")
+    assert r.returncode == 0 and json.loads(out.read_text())["format"] == "vidscore.features/1"
+
+
+def test_four_k_clip_is_analyzed(tmp_path):
+    out = tmp_path / "uhd.mp4"
+    build_montage([CLIPS["bigbuckbunny"]], out, segments=[1.0], size=(3840, 2160), fps=25)
+    r = vidscore("analyze", out, "-o", tmp_path / "uhd.json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "uhd.json").read_text())["info"]["width"] == 3840
+
+
+def _bad_inputs(d: Path) -> dict[str, tuple[Path, str]]:
+    bikes = CLIPS["bikes"].read_bytes()
+    (d / "text.mp4").write_text("this is not a video\n")
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "moov_lost.mp4").write_bytes(bikes[: len(bikes) // 2])  # index at the end, cut off
+    head = bytearray(bikes)
+    head[:4000] = bytes(4000)
+    (d / "bad_header.mp4").write_bytes(bytes(head))
+    _ok, png = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))
+    (d / "image.mp4").write_bytes(png.tobytes())
+    # a truncated stream whose index survives (moov first): frames stop early
+    fast = d / "fast.mp4"
+    with av.open(str(fast), "w", options={"movflags": "faststart"}) as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 160, 90, "yuv420p"
+        rng = np.random.default_rng(0)
+        for i in range(100):
+            f = av.VideoFrame.from_ndarray(rng.integers(0, 256, (90, 160, 3), np.uint8), "rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    data = fast.read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    with av.open(str(d / "audio.m4a"), "w", format="mp4") as o:
+        s = o.add_stream("aac", rate=44100)
+        x = (0.2 * np.sin(np.arange(44100) / 44100 * 2 * np.pi * 440)).astype(np.float32)
+        for i in range(0, 44100, 1024):
+            f = av.AudioFrame.from_ndarray(
+                x[None, i : i + 1024].copy(), format="fltp", layout="mono"
+            )
+            f.sample_rate = 44100
+            for p in s.encode(f):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    with av.open(str(d / "one_frame.mp4"), "w") as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), "rgb24")):
+            o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    with av.open(str(d / "huge.mkv"), "w") as o:
+        s = o.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 8200, 16, "yuv420p"
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.zeros((16, 8200, 3), np.uint8), "rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+    return {
+        "missing": (d / "nope.mp4", "no such file"),
+        "directory": (d, "is a directory"),
+        "text": (d / "text.mp4", "not a readable video"),
+        "image": (d / "image.mp4", "still image"),
+        "empty": (d / "empty.mp4", "empty"),
+        "moov_lost": (d / "moov_lost.mp4", "not a readable video"),
+        "bad_header": (d / "bad_header.mp4", "not a readable video"),
+        "truncated": (d / "truncated.mp4", "truncated"),
+        "audio_only": (d / "audio.m4a", "audio-only"),
+        "one_frame": (d / "one_frame.mp4", "single frame"),
+        "huge": (d / "huge.mkv", "larger than vidscore accepts"),
+    }
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    return _bad_inputs(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "directory",
+        "text",
+        "image",
+        "empty",
+        "moov_lost",
+        "bad_header",
+        "truncated",
+        "audio_only",
+        "one_frame",
+        "huge",
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(bad_inputs, tmp_path, case):
+    path, needle = bad_inputs[case]
+    before = sha(path) if path.is_file() else None
+    r = vidscore("analyze", path, "-o", tmp_path / "f.json", "--plot", tmp_path / "f.png")
+    assert_clean_failure(r, needle)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+    if before is not None:
+        assert sha(path) == before
+
+
+def test_damaged_middle_of_stream_never_crashes(tmp_path):
+    data = bytearray(CLIPS["bikes"].read_bytes())
+    n = len(data)
+    data[n // 3 : n // 3 + 20000] = np.random.default_rng(1).bytes(20000)
+    bad = tmp_path / "garbage.mp4"
+    bad.write_bytes(bytes(data))
+    r = vidscore("analyze", bad, "-o", tmp_path / "f.json")
+    assert "Traceback" not in r.stderr
+    assert r.returncode in (0, 2)
+    if r.returncode == 2:
+        assert_clean_failure(r, "corrupt")
+        assert not (tmp_path / "f.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--detector", "magic"], "--detector"),
+        (["--hist-bins", "0"], "--hist-bins"),
+        (["--hist-bins", "many"], "--hist-bins"),
+        (["--beat-window", "-1"], "--beat-window"),
+        (["--semantic", "word2vec"], "--semantic"),
+        (["--semantic", "clip:/no/such/model"], "CLIP"),
+        (["--bogus"], "--bogus"),
+    ],
+)
+def test_wrong_options(small_clip, tmp_path, args, needle):
+    assert_clean_failure(vidscore("analyze", small_clip, "-o", tmp_path / "f.json", *args), needle)
+    assert not (tmp_path / "f.json").exists()
+
+
+def test_output_problems(small_clip, tmp_path):
+    assert_clean_failure(
+        vidscore("analyze", small_clip, "-o", tmp_path / "no" / "f.json"), "does not exist"
+    )
+    assert_clean_failure(
+        vidscore("analyze", small_clip, "-o", "/proc/vidscore.json"), "not writable"
+    )
+    assert_clean_failure(vidscore("analyze", small_clip), "say where to write")
+    assert_clean_failure(
+        vidscore("analyze", small_clip, "-o", small_clip, "--overwrite"), "overwrite the input"
+    )
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    r = vidscore("--debug", "analyze", tmp_path / "nope.mp4", "-o", tmp_path / "f.json")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_demo_clip_command(tmp_path):
+    r = vidscore("data", "demo-clip", tmp_path / "demo.mp4", "--seconds", "6")
+    assert r.returncode == 0, r.stderr
+    r = vidscore("analyze", tmp_path / "demo.mp4", "-o", tmp_path / "demo.json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "demo.json").read_text())["cuts"] == pytest.approx([3.0])
