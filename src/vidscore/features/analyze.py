@@ -38,7 +38,7 @@ class AnalysisConfig:
     semantic: str = "handcrafted"
     hist_bins: int = 16
     beat_window: float = 0.5
-    flow_side: int = 160
+    flow_side: int = 96
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:

@@ -19,7 +19,7 @@ from vidscore.video.io import Frame, FrameRequest
 #: The shared every-frame request (RGB, 256 px): cuts, motion and flow all read it, so it is
 #: converted once per frame.
 DENSE = "dense"
-DENSE_SIDE = 256
+DENSE_REQUEST = FrameRequest(DENSE, None, 256, interpolation="FAST_BILINEAR")
 
 
 @dataclass

@@ -35,7 +35,7 @@ class FaceDetector:
     def __call__(self, grey: np.ndarray) -> tuple[int, float, float]:
         """(face count, summed face area as a fraction of the frame, share of faces smiling)."""
         grey = cv2.equalizeHist(grey)
-        boxes = self.faces.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
+        boxes = self.faces.detectMultiScale(grey, scaleFactor=1.2, minNeighbors=5, minSize=(20, 20))
         if len(boxes) == 0:
             return 0, 0.0, 0.0
         area = float(sum(w * h for _, _, w, h in boxes)) / grey.size
@@ -54,7 +54,7 @@ class FaceExtractor:
 
     name = "faces"
 
-    def __init__(self, *, fps: float = 2.0, max_side: int = 480) -> None:
+    def __init__(self, *, fps: float = 1.0, max_side: int = 320) -> None:
         self.fps = fps
         self.max_side = max_side
         self._detector = FaceDetector()

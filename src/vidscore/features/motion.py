@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidscore.features.base import DENSE, DENSE_SIDE, Context
+from vidscore.features.base import DENSE, DENSE_REQUEST, Context
 from vidscore.features.timeline import bin_mean, grid
 from vidscore.types import Series, VideoInfo
 from vidscore.video.io import Frame, FrameRequest
@@ -57,7 +57,7 @@ class MotionExtractor:
 
     @property
     def requests(self) -> list[FrameRequest]:
-        return [FrameRequest(DENSE, None, DENSE_SIDE)]
+        return [DENSE_REQUEST]
 
     def start(self, info: VideoInfo) -> None:
         pass

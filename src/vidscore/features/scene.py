@@ -12,7 +12,7 @@ from scenedetect import AdaptiveDetector, ContentDetector
 from scenedetect.common import FrameTimecode
 
 from vidscore.errors import UsageError
-from vidscore.features.base import DENSE, DENSE_SIDE, Context
+from vidscore.features.base import DENSE, DENSE_REQUEST, Context
 from vidscore.features.timeline import grid
 from vidscore.types import Series, VideoInfo
 from vidscore.video.io import Frame, FrameRequest
@@ -21,7 +21,7 @@ DETECTORS = ("adaptive", "content")
 
 
 class SceneExtractor:
-    """Detect cuts on every frame at ``max_side`` px; emit cut times and the 1 Hz scene offset."""
+    """Detect cuts on every (dense, 256 px) frame; emit cut times and the 1 Hz scene offset."""
 
     name = "scene"
 
@@ -31,7 +31,6 @@ class SceneExtractor:
         *,
         threshold: float | None = None,
         min_scene_len: float = 0.4,
-        max_side: int = DENSE_SIDE,
     ) -> None:
         if detector not in DETECTORS:
             raise UsageError(
@@ -40,14 +39,13 @@ class SceneExtractor:
         self.detector_name = detector
         self.threshold = threshold
         self.min_scene_len = min_scene_len
-        self.max_side = max_side
         self._detector = None
         self._times: list[float] = []
         self._cut_frames: list[int] = []
 
     @property
     def requests(self) -> list[FrameRequest]:
-        return [FrameRequest(DENSE, None, self.max_side)]
+        return [DENSE_REQUEST]
 
     def _make(self, fps: float):
         min_len = max(1, round(self.min_scene_len * fps))
