@@ -9,4 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Torch first, pinned: this exact CPU build lies on local disk here; a bare "torch" would pull CUDA.
 .venv/bin/pip install -q "torch==2.13.0"
-.venv/bin/pip install -q -e ".[clip,ray,dev]"
+.venv/bin/pip install -q -e ".[clip,ray,transcribe,compare,dev]"
+# basic-pitch's metadata demands TensorFlow on Python 3.11; we run its bundled ONNX model instead.
+.venv/bin/pip install -q --no-deps "basic-pitch==0.4.0"

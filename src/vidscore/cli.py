@@ -200,6 +200,35 @@ def _analyze_many(videos, out_dir, config, formats, executor, address) -> int:
     return 0
 
 
+@data_app.command("annotate")
+def data_annotate(
+    target: Annotated[Path, typer.Argument(help="A .mid or audio file, or a folder of them.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing outputs.")
+    ] = False,
+) -> None:
+    """SymMV-style annotations: chords, key, beats, tempo, melody/accompaniment, density, loudness."""
+    from vidscore.data.annotate import annotate, find_pieces
+
+    pieces = find_pieces(target)
+    with _progress() as bar:
+        task = bar.add_task("annotating", total=len(pieces), what="")
+
+        def done(piece: str, error: str | None) -> None:
+            bar.advance(task)
+            bar.update(task, what=Path(piece).name)
+
+        report = annotate(target, output, overwrite=overwrite, on_piece=done)
+    out.print(f"{len(report.done)} annotated, {len(report.failed)} failed -> {output}")
+    if report.failed:
+        for piece, msg in report.failed:
+            err.print(f"  {piece}: {msg}", markup=False, highlight=False)
+        if not report.done and len(pieces) == 1:
+            raise UsageError(report.failed[0][1])
+        raise typer.Exit(1)
+
+
 @data_app.command("demo-clip")
 def demo_clip(
     output: Annotated[Path, typer.Argument(help="Where to write the clip (.mp4).")],

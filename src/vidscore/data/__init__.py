@@ -1,0 +1,1 @@
+"""Dataset readers and builders: POP909, SymMV, MuVi-Sync, BGM909."""

@@ -1,0 +1,1 @@
+"""Symbolic music: chords, keys, melody, descriptors, tokens, piano-rolls, scores and MIDI."""

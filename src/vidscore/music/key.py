@@ -1,0 +1,86 @@
+"""Key detection (Krumhansl-Schmuckler, as SymMV) and key normalisation (as Video2Music).
+
+The pitch-class histogram of a piece (note durations, in beats) is correlated with the
+Krumhansl-Kessler major and minor profiles rotated to all 24 tonics; the best correlation wins.
+Normalising transposes a piece so its key becomes C major or A minor (the minimal shift, in
+[-5, 6] semitones), and :func:`denormalize` undoes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidscore.music.chords import PITCH_NAMES, pitch_class
+from vidscore.music.score import Note
+
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key: tonic pitch class and mode (``major`` or ``minor``)."""
+
+    tonic: int
+    mode: str = "major"
+
+    def __str__(self) -> str:
+        return f"{PITCH_NAMES[self.tonic]} {self.mode}"
+
+    def harte(self) -> str:
+        return f"{PITCH_NAMES[self.tonic]}:{'maj' if self.mode == 'major' else 'min'}"
+
+    @classmethod
+    def parse(cls, text: str) -> Key:
+        """``C major``, ``A minor``, ``Gb:maj``, ``A:min``, ``Am``, ``C``."""
+        t = text.strip().replace(":", " ")
+        parts = t.split()
+        if len(parts) == 2:
+            mode = {"maj": "major", "major": "major", "min": "minor", "minor": "minor"}.get(
+                parts[1].lower()
+            )
+            if mode is None:
+                raise ValueError(f"bad key {text!r}")
+            return cls(pitch_class(parts[0]), mode)
+        if t.endswith("m") and len(t) > 1:
+            return cls(pitch_class(t[:-1]), "minor")
+        return cls(pitch_class(t), "major")
+
+
+def pitch_class_histogram(notes: Iterable[Note]) -> np.ndarray:
+    """Total duration (beats) of each pitch class."""
+    h = np.zeros(12)
+    for n in notes:
+        h[n.pitch % 12] += n.end - n.start
+    return h
+
+
+def key_scores(histogram: np.ndarray) -> np.ndarray:
+    """``(24,)`` correlations: majors C..B then minors C..B."""
+    h = np.asarray(histogram, dtype=np.float64)
+    if h.sum() <= 0 or np.allclose(h, h[0]):
+        return np.zeros(24)
+    out = np.empty(24)
+    for tonic in range(12):
+        out[tonic] = np.corrcoef(h, np.roll(KK_MAJOR, tonic))[0, 1]
+        out[12 + tonic] = np.corrcoef(h, np.roll(KK_MINOR, tonic))[0, 1]
+    return out
+
+
+def detect_key(notes: Iterable[Note]) -> Key:
+    """Krumhansl-Schmuckler key of a set of notes (C major when there are none)."""
+    k = int(np.argmax(key_scores(pitch_class_histogram(notes))))
+    return Key(k % 12, "major" if k < 12 else "minor")
+
+
+def normalizing_shift(key: Key) -> int:
+    """Semitones that take ``key`` to C major / A minor, in [-5, 6]."""
+    target = 0 if key.mode == "major" else 9
+    return (target - key.tonic + 5) % 12 - 5
+
+
+def transpose_notes(notes: Iterable[Note], semitones: int) -> list[Note]:
+    return [Note(n.start, n.end, n.pitch + semitones, n.velocity) for n in notes]
