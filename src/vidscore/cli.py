@@ -208,7 +208,7 @@ def data_annotate(
         bool, typer.Option("--overwrite", help="Replace existing outputs.")
     ] = False,
 ) -> None:
-    """SymMV-style annotations: chords, key, beats, tempo, melody/accompaniment, density, loudness."""
+    """SymMV-style annotations: chords, key, beats, tempo, melody, accompaniment, loudness."""
     from vidscore.data.annotate import annotate, find_pieces
 
     pieces = find_pieces(target)

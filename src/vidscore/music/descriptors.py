@@ -46,7 +46,7 @@ def midi_loudness(
 
 def audio_loudness(y: np.ndarray, sr: int, window: float = 1.0) -> np.ndarray:
     """Per-window loudness: RMS -> dB re. the loudest window (floor -80 dB) -> amplitude."""
-    hop = int(round(sr * window))
+    hop = round(sr * window)
     n = _windows(len(y) / sr, window)
     rms = np.zeros(n)
     for i in range(n):

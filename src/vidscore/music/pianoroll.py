@@ -1,4 +1,4 @@
-"""Diff-BGM's piano-roll: 8-bar segments, 4 steps per beat, onset and sustain channels x 128 pitches.
+"""Diff-BGM's piano-roll: 8-bar segments, 4 steps a beat, onset and sustain channels x 128 pitches.
 
 A segment is ``(2, steps, 128)`` with ``steps = 8 bars x beats_per_bar x 4``: channel 0 is 1 where
 a note starts, channel 1 where a note that started earlier is still held. Decoding starts a note
