@@ -1,7 +1,10 @@
 """Key detection (Krumhansl-Schmuckler, as SymMV) and key normalisation (as Video2Music).
 
-The pitch-class histogram of a piece (note durations, in beats) is correlated with the
-Krumhansl-Kessler major and minor profiles rotated to all 24 tonics; the best correlation wins.
+The pitch-class histogram of a piece (note durations, in beats) is correlated with major and minor
+key profiles rotated to all 24 tonics; the best correlation wins. The algorithm is
+Krumhansl-Schmuckler's; the profiles are a parameter. The default is Aarden-Essen's (also
+music21's default): on 300 POP909 songs it finds the annotated key 88.3% of the time against
+83.7% for the original Krumhansl-Kessler profiles (``benchmarks/music_annotation.py``).
 Normalising transposes a piece so its key becomes C major or A minor (the minimal shift, in
 [-5, 6] semitones), and :func:`denormalize` undoes it.
 """
@@ -18,6 +21,44 @@ from vidscore.music.score import Note
 
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+#: Key profiles (major, minor), C first: Krumhansl & Kessler 1982; Aarden 2003 / Essen corpus.
+PROFILES = {
+    "krumhansl": (KK_MAJOR, KK_MINOR),
+    "aarden": (
+        np.array(
+            [
+                17.7661,
+                0.145624,
+                14.9265,
+                0.160186,
+                19.8049,
+                11.3587,
+                0.291248,
+                22.062,
+                0.145624,
+                8.15494,
+                0.232998,
+                4.95122,
+            ]
+        ),
+        np.array(
+            [
+                18.2648,
+                0.737619,
+                14.0499,
+                16.8599,
+                0.702494,
+                14.4362,
+                0.702494,
+                18.6161,
+                4.56621,
+                1.93186,
+                7.37619,
+                1.75623,
+            ]
+        ),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -58,21 +99,22 @@ def pitch_class_histogram(notes: Iterable[Note]) -> np.ndarray:
     return h
 
 
-def key_scores(histogram: np.ndarray) -> np.ndarray:
+def key_scores(histogram: np.ndarray, profile: str = "aarden") -> np.ndarray:
     """``(24,)`` correlations: majors C..B then minors C..B."""
     h = np.asarray(histogram, dtype=np.float64)
     if h.sum() <= 0 or np.allclose(h, h[0]):
         return np.zeros(24)
+    major, minor = PROFILES[profile]
     out = np.empty(24)
     for tonic in range(12):
-        out[tonic] = np.corrcoef(h, np.roll(KK_MAJOR, tonic))[0, 1]
-        out[12 + tonic] = np.corrcoef(h, np.roll(KK_MINOR, tonic))[0, 1]
+        out[tonic] = np.corrcoef(h, np.roll(major, tonic))[0, 1]
+        out[12 + tonic] = np.corrcoef(h, np.roll(minor, tonic))[0, 1]
     return out
 
 
-def detect_key(notes: Iterable[Note]) -> Key:
+def detect_key(notes: Iterable[Note], profile: str = "aarden") -> Key:
     """Krumhansl-Schmuckler key of a set of notes (C major when there are none)."""
-    k = int(np.argmax(key_scores(pitch_class_histogram(notes))))
+    k = int(np.argmax(key_scores(pitch_class_histogram(notes), profile)))
     return Key(k % 12, "major" if k < 12 else "minor")
 
 

@@ -47,13 +47,15 @@ class CPSequence:
         return len(self.tokens)
 
 
-def _fill_gaps(chords: list[ChordSpan]) -> list[ChordSpan]:
-    """Chords with N spans in the gaps, since a chord token lasts until the next one."""
+def _fill_gaps(chords: list[ChordSpan], end: float) -> list[ChordSpan]:
+    """Chords with N spans in the gaps and up to ``end``: a chord token lasts until the next."""
     out: list[ChordSpan] = []
     for c in sorted(chords, key=lambda c: c.start):
         if out and c.start > out[-1].end + 1e-9:
             out.append(ChordSpan(out[-1].end, c.start, NO_CHORD))
         out.append(c)
+    if out and out[-1].end < end - 1e-9 and not out[-1].chord.is_none:
+        out.append(ChordSpan(out[-1].end, end, NO_CHORD))
     return out
 
 
@@ -72,17 +74,17 @@ def encode(
     """Tokens of notes and chords whose times (beats) lie on the 16th grid."""
     steps_per_bar = beats_per_bar * STEPS_PER_BEAT
     events: dict[int, tuple[list[Chord], list[Note]]] = {}
-    for c in _fill_gaps(chords):
-        step = round(c.start * STEPS_PER_BEAT)
-        events.setdefault(step, ([], []))[0].append(vocab.map(c.chord))
-    for n in notes:
-        step = round(n.start * STEPS_PER_BEAT)
-        events.setdefault(step, ([], []))[1].append(n)
     end_step = max(
         [round(n.end * STEPS_PER_BEAT) for n in notes]
         + [round(c.end * STEPS_PER_BEAT) for c in chords]
         + [0]
     )
+    for c in _fill_gaps(chords, end_step / STEPS_PER_BEAT):
+        step = round(c.start * STEPS_PER_BEAT)
+        events.setdefault(step, ([], []))[0].append(vocab.map(c.chord))
+    for n in notes:
+        step = round(n.start * STEPS_PER_BEAT)
+        events.setdefault(step, ([], []))[1].append(n)
     tc = tempo_class(tempo_bpm)
     toks, idx = [], []
     current_bar = -1
