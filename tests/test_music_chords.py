@@ -95,6 +95,16 @@ def test_vocabularies_map_unknown_qualities_to_the_nearest():
     assert SYMMV.root_quality(parse_harte("N")) == (12, 10)
 
 
+def test_voicing_is_close_position_over_the_bass():
+    from vidscore.music.chords import voicing
+
+    v = voicing(parse_harte("A:min7/b7"))
+    assert v[0] == 55  # G3: the inversion's bass
+    assert sorted(p % 12 for p in v[1:]) == [0, 4, 7, 9]
+    assert all(55 <= p <= 76 for p in v[1:]) and max(v[1:]) - min(v[1:]) < 12
+    assert voicing(parse_harte("N")) == []
+
+
 def test_pitch_classes_and_transpose():
     assert parse_harte("A:min7").pitch_classes == (0, 4, 7, 9)
     assert parse_harte("A:min7/b7").transpose(3) == parse_harte("C:min7/b7")

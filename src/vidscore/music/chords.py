@@ -145,6 +145,18 @@ class Chord:
 NO_CHORD = Chord(None)
 
 
+def voicing(chord: Chord, *, bass_octave: int = 3, low: int = 55, high: int = 76) -> list[int]:
+    """MIDI pitches for a chord: its bass (the inversion's bass, else the root) in
+    ``bass_octave``, then every chord tone once in close position inside ``[low, high]``."""
+    if chord.root is None:
+        return []
+    bass_pc = chord.root if chord.bass is None else chord.bass
+    bass = 12 * (bass_octave + 1) + bass_pc
+    upper = sorted(low + (pc - low) % 12 for pc in chord.pitch_classes)
+    upper = [p if p <= high else p - 12 for p in upper]
+    return [bass, *sorted(upper)]
+
+
 def _interval_name(semitones: int) -> str:
     return ("1", "b2", "2", "b3", "3", "4", "b5", "5", "b6", "6", "b7", "7")[semitones]
 

@@ -6,7 +6,7 @@ Krumhansl-Schmuckler's; the profiles are a parameter. The default is Aarden-Esse
 music21's default): on 300 POP909 songs it finds the annotated key 88.3% of the time against
 83.7% for the original Krumhansl-Kessler profiles (``benchmarks/music_annotation.py``).
 Normalising transposes a piece so its key becomes C major or A minor (the minimal shift, in
-[-5, 6] semitones), and :func:`denormalize` undoes it.
+[-5, 6] semitones), and :func:`denormalizing_shift` undoes it.
 """
 
 from __future__ import annotations
@@ -122,6 +122,11 @@ def normalizing_shift(key: Key) -> int:
     """Semitones that take ``key`` to C major / A minor, in [-5, 6]."""
     target = 0 if key.mode == "major" else 9
     return (target - key.tonic + 5) % 12 - 5
+
+
+def denormalizing_shift(key: Key) -> int:
+    """Semitones that take C major / A minor material back to ``key``."""
+    return -normalizing_shift(key)
 
 
 def transpose_notes(notes: Iterable[Note], semitones: int) -> list[Note]:
