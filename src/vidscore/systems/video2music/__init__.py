@@ -1,0 +1,1 @@
+"""Video2Music: the Affective Multimodal Transformer (AMT) and its biGRU descriptor regressor."""
