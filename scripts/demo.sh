@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set everything up and run the main job on a real clip: bash scripts/demo.sh [CLIP]
+# Set everything up and score a real clip: bash scripts/demo.sh [CLIP]
 # Without CLIP it uses ../shared/videos/bikes.mp4 when present, else draws a demo clip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +15,9 @@ if [ -z "$clip" ]; then
   fi
 fi
 name=$(basename "${clip%.*}")
-.venv/bin/vidscore analyze "$clip" -o "out/$name.features.json" --plot "out/$name.timeline.png" --overwrite
-echo "Features: out/$name.features.json   Timeline plot: out/$name.timeline.png"
+.venv/bin/vidscore compose "$clip" -o "out/$name.scored.mp4" --midi "out/$name.mid" \
+  --wav "out/$name.wav" --cues "out/$name.cues.json" --plot "out/$name.chords.png" --overwrite
+.venv/bin/vidscore analyze "$clip" -o "out/$name.features.json" --plot "out/$name.timeline.png" \
+  --overwrite >/dev/null
+echo "Scored clip: out/$name.scored.mp4  (music: out/$name.wav, out/$name.mid;" \
+  "cues: out/$name.cues.json; plots: out/$name.chords.png, out/$name.timeline.png)"

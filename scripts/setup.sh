@@ -4,6 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+# FluidSynth and a full General MIDI SoundFont from Debian when we can install system packages;
+# without them vidscore renders with midirenderer and pretty_midi's small SoundFont.
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && \
+   ! { ldconfig -p 2>/dev/null | grep libfluidsynth.so.3 >/dev/null && \
+       [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; }; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+     libfluidsynth3 fluid-soundfont-gm >/dev/null) || echo "note: FluidSynth not installed; using midirenderer"
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

@@ -1,13 +1,14 @@
 """vidscore: compose background music that follows a video's mood, pace and cuts.
 
-Public API: :func:`analyze` turns a clip into a :class:`~vidscore.types.VideoFeatures` timeline.
+Public API: :func:`analyze` turns a clip into a :class:`~vidscore.types.VideoFeatures` timeline;
+:func:`compose` writes the clip back with music; :func:`load_system` gives a system by name.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "analyze"]
+__all__ = ["__version__", "analyze", "compose", "load_system"]
 
 
 def analyze(path, config=None, *, progress=None):
@@ -15,3 +16,17 @@ def analyze(path, config=None, *, progress=None):
     from vidscore.features.analyze import analyze as _analyze
 
     return _analyze(path, config, progress=progress)
+
+
+def compose(video, output, **kwargs):
+    """Compose music for a clip (see :func:`vidscore.pipeline.compose`)."""
+    from vidscore.pipeline import compose as _compose
+
+    return _compose(video, output, **kwargs)
+
+
+def load_system(name: str = "video2music"):
+    """A registered system (see :func:`vidscore.systems.base.load_system`)."""
+    from vidscore.systems.base import load_system as _load
+
+    return _load(name)

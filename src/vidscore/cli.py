@@ -7,6 +7,7 @@ written atomically.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -31,6 +32,8 @@ _state = {"debug": False}
 
 data_app = typer.Typer(help="Datasets and test material.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+train_app = typer.Typer(help="Train a system's models.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 
 
 def _version(value: bool) -> None:
@@ -198,6 +201,143 @@ def _analyze_many(videos, out_dir, config, formats, executor, address) -> int:
             err.print(f"  {video}: {msg}", markup=False, highlight=False)
         return 1
     return 0
+
+
+@app.command()
+def compose(
+    video: Annotated[Path, typer.Argument(help="The clip to score.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Clip with music (.mp4/.mov/.mkv).")
+    ],
+    system: Annotated[str, typer.Option("--system", help="Which system composes.")] = "video2music",
+    emotion: Annotated[str | None, typer.Option("--emotion", help="Force an emotion.")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Key, e.g. 'D minor'.")] = None,
+    tempo: Annotated[
+        float | None, typer.Option("--tempo", help="BPM (default: from motion).")
+    ] = None,
+    instruments: Annotated[
+        str | None, typer.Option("--instruments", help="piano, strings or band.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    temperature: Annotated[float, typer.Option("--temperature")] = 1.0,
+    top_p: Annotated[float, typer.Option("--top-p")] = 0.9,
+    affect_strength: Annotated[
+        float,
+        typer.Option("--affect-strength", help="Pull of the emotion on chord qualities (0: none)."),
+    ] = 2.0,
+    midi: Annotated[Path | None, typer.Option("--midi", help="Also write the MIDI.")] = None,
+    wav: Annotated[Path | None, typer.Option("--wav", help="Also write the music as WAV.")] = None,
+    cues: Annotated[Path | None, typer.Option("--cues", help="Cues JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Chords-against-cuts PNG.")] = None,
+    soundfont: Annotated[Path | None, typer.Option("--soundfont", help="A .sf2 file.")] = None,
+    synth: Annotated[
+        str, typer.Option("--synth", help="auto, fluidsynth or midirenderer.")
+    ] = "auto",
+    original_gain: Annotated[
+        float, typer.Option("--original-gain", help="dB for the clip's own sound.")
+    ] = -12.0,
+    replace_audio: Annotated[
+        bool, typer.Option("--replace-audio", help="Drop the clip's own sound.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing outputs.")
+    ] = False,
+) -> None:
+    """Compose music for a clip and write the clip with it."""
+    from vidscore.pipeline import compose as run
+    from vidscore.types import Controls
+
+    try:
+        controls = Controls(
+            emotion=emotion,
+            key=key,
+            tempo=tempo,
+            instruments=instruments,
+            seed=seed,
+            temperature=temperature,
+            top_p=top_p,
+            affect_strength=affect_strength,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if not -60 <= original_gain <= 12:
+        raise UsageError("--original-gain: -60 to 12 dB")
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def stage(name: str, done: float, total: float) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total, what="")
+            bar.update(tasks[name], completed=done)
+
+        result = run(
+            video,
+            output,
+            system=system,
+            controls=controls,
+            midi=midi,
+            wav=wav,
+            cues_path=cues,
+            plot=plot,
+            soundfont=soundfont,
+            synth=synth,
+            original_gain_db=original_gain,
+            replace_audio=replace_audio,
+            overwrite=overwrite,
+            stage=stage,
+        )
+    comp = result.composition
+    out.print(
+        f"{video.name}: {result.features.duration:.1f} s, {comp.key}, "
+        f"{comp.tempo_bpm:.0f} BPM, {comp.preset}, "
+        f"{len(comp.aligned_cuts)}/{len(result.features.cuts)} cuts on chord changes"
+    )
+    for kind, path in result.outputs.items():
+        out.print(f"  {kind}: {path}")
+
+
+@train_app.command("video2music")
+def train_video2music(
+    data: Annotated[Path, typer.Option("--data", help="POP909 or MuVi-Sync folder.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write weights and card.")],
+    epochs: Annotated[int, typer.Option("--epochs")] = 30,
+    gru_epochs: Annotated[int, typer.Option("--gru-epochs")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    lr: Annotated[float, typer.Option("--lr")] = 5e-4,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    size: Annotated[str, typer.Option("--size", help="small or full.")] = "small",
+    limit: Annotated[int, typer.Option("--limit", help="Use only the first N pieces.")] = 0,
+) -> None:
+    """Train the AMT (affective loss) and the biGRU; write safetensors weights and a card."""
+    import shlex
+
+    from vidscore.systems.video2music.model import AMTConfig
+    from vidscore.systems.video2music.train import TrainConfig, run
+
+    if size not in ("small", "full"):
+        raise UsageError("--size: small or full")
+    if epochs < 1 or gru_epochs < 1 or batch_size < 1 or lr <= 0:
+        raise UsageError("--epochs, --gru-epochs, --batch-size must be >= 1 and --lr > 0")
+    cfg = TrainConfig(
+        epochs=epochs, gru_epochs=gru_epochs, batch_size=batch_size, lr=lr, seed=seed, limit=limit
+    )
+    model_cfg = AMTConfig.small() if size == "small" else AMTConfig.full()
+    command = "vidscore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, epoch: int, total: int, loss: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"training {stage}", total=total, what="")
+            bar.update(tasks[stage], completed=epoch, what=f"loss {loss:.4f}")
+            if not err.is_terminal:
+                err.print(f"{stage} epoch {epoch}/{total} loss {loss:.4f}", highlight=False)
+
+        metrics = run(
+            data, out_dir, model_cfg=model_cfg, cfg=cfg, command=command, progress=progress
+        )
+    out.print(json.dumps(metrics, indent=1))
+    out.print(f"wrote {out_dir}/amt.safetensors, bigru.safetensors, CARD.md")
 
 
 @data_app.command("annotate")

@@ -90,3 +90,29 @@ class VideoFeatures:
         """Per-second argmax of the emotion probabilities."""
         probs = self.series["emotion"].values
         return [EMOTIONS[i] for i in np.argmax(probs, axis=1)]
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What a user can steer in ``compose``; ``None`` means "follow the video"."""
+
+    emotion: str | None = None  # force one of EMOTIONS for the whole clip
+    key: str | None = None  # e.g. "D minor"; default C major / A minor by mood
+    tempo: float | None = None  # BPM; default from motion (V-MusProd's 90-130 map)
+    instruments: str | None = None  # preset name; default chosen by emotion
+    seed: int = 0
+    temperature: float = 1.0
+    top_p: float = 0.9
+    affect_strength: float = 2.0  # how hard chords are pulled towards the emotion's qualities
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.affect_strength <= 10:
+            raise ValueError(f"affect strength {self.affect_strength}: must be 0 to 10")
+        if self.emotion is not None and self.emotion not in EMOTIONS:
+            raise ValueError(f"emotion {self.emotion!r}: choose from {', '.join(EMOTIONS)}")
+        if self.tempo is not None and not 40 <= self.tempo <= 240:
+            raise ValueError(f"tempo {self.tempo}: must be 40 to 240 BPM")
+        if not 0.05 <= self.temperature <= 5:
+            raise ValueError(f"temperature {self.temperature}: must be 0.05 to 5")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p {self.top_p}: must be in (0, 1]")

@@ -1,0 +1,1 @@
+"""From chords to sound: arrangement into parts, and MIDI to audio with a SoundFont."""

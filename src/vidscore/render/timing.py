@@ -1,0 +1,117 @@
+"""The time plan of a score: chord slots whose boundaries fall on the video's cuts.
+
+Music runs at one tempo (from the clip's motion, or the user's), one chord slot per two beats
+(half a 4/4 bar, Video2Music's chord rate). Every cut becomes an anchor: the beats between two
+anchors are stretched or squeezed by at most ``tolerance`` (10%) so that a whole number of beats
+fills the gap exactly, and a new bar (downbeat and chord change) starts on the cut. A cut that
+cannot be reached within the tolerance (two cuts less than about two beats apart) is skipped,
+choosing which to skip so that the most cuts, and first those opening long scenes, are kept; so
+is a cut within one beat of the end. Before the first cut the music may enter after a rest
+shorter than a beat (a lead-in), so a short opening shot does not cost its cut. The last stretch
+runs at the base tempo and its final chord rings to the end of the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BEATS_PER_SLOT = 2
+BEATS_PER_BAR = 4
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One chord slot: seconds, beats, and whether it starts a bar or follows a cut."""
+
+    start: float
+    end: float
+    beats: int
+    downbeat: bool
+    at_cut: bool
+
+    @property
+    def seconds_per_beat(self) -> float:
+        return (self.end - self.start) / self.beats
+
+
+def _fit(gap: float, beat: float, tolerance: float) -> int | None:
+    """Whole beats that fill ``gap`` with a tempo change within ``tolerance``, or None."""
+    best = None
+    for n in range(
+        max(1, int(gap / beat / (1 + tolerance))), int(gap / beat / (1 - tolerance)) + 2
+    ):
+        ratio = gap / (n * beat)
+        if 1 - tolerance - 1e-9 <= ratio <= 1 + tolerance + 1e-9 and (
+            best is None or abs(ratio - 1) < abs(gap / (best * beat) - 1)
+        ):
+            best = n
+    return best
+
+
+def choose_cuts(
+    duration: float, cuts: list[float], beat: float, tolerance: float
+) -> list[tuple[float, int]]:
+    """The cuts to align and the beats before each: the set that aligns the most cuts, cuts
+    that open a scene of two seconds or more counting double (dynamic programming; a greedy
+    pass would let a short scene block the long one after it)."""
+    points = [c for c in sorted(set(cuts)) if 0 < c <= duration - beat]
+    nexts = [*points[1:], duration][: len(points)]
+    weight = [1.0 + (n - c >= 2.0) for c, n in zip(points, nexts, strict=True)]
+    anchors = [0.0, *points]
+    best = [0.0] + [float("-inf")] * len(points)
+    back: list[tuple[int, int]] = [(-1, 0)] * len(anchors)
+    for j in range(1, len(anchors)):
+        for i in range(j):
+            if best[i] == float("-inf"):
+                continue
+            gap = anchors[j] - anchors[i]
+            n = _fit(gap, beat, tolerance)
+            if n is None and i == 0 and gap >= beat:
+                n = int(gap // beat)  # the music enters after a rest shorter than a beat
+            if n is not None and best[i] + weight[j - 1] > best[j]:
+                best[j], back[j] = best[i] + weight[j - 1], (i, n)
+    j = max(range(len(anchors)), key=lambda k: (best[k], k))
+    chosen = []
+    while j > 0:
+        i, n = back[j]
+        chosen.append((anchors[j], n))
+        j = i
+    return chosen[::-1]
+
+
+def plan(
+    duration: float, cuts: list[float], tempo_bpm: float, *, tolerance: float = 0.10
+) -> tuple[list[Slot], list[float]]:
+    """Chord slots covering ``[0, duration)`` and the cuts they were aligned to."""
+    beat = 60.0 / tempo_bpm
+    segments: list[tuple[float, float, int, bool]] = []
+    t0 = 0.0
+    chosen = choose_cuts(duration, cuts, beat, tolerance)
+    for c, n in chosen:
+        if t0 == 0.0 and _fit(c, beat, tolerance) != n:  # lead-in rest, then n beats at tempo
+            t0 = c - n * beat
+        segments.append((t0, c, n, t0 > 0 and bool(segments)))
+        t0 = c
+    aligned = [c for c, _ in chosen]
+    tail_beats = max(1, round((duration - t0) / beat))
+    segments.append((t0, duration, tail_beats, t0 > 0))
+    slots: list[Slot] = []
+    for start, end, n, after_cut in segments:
+        step = (end - start) / n
+        b = 0
+        while b < n:
+            k = min(BEATS_PER_SLOT, n - b)
+            slots.append(
+                Slot(
+                    start + b * step,
+                    start + (b + k) * step,
+                    k,
+                    downbeat=b % BEATS_PER_BAR == 0,
+                    at_cut=after_cut and b == 0,
+                )
+            )
+            b += k
+    # the final slot ends exactly at the end of the clip
+    last = slots[-1]
+    slots[-1] = Slot(last.start, duration, last.beats, last.downbeat, last.at_cut)
+    return slots, aligned

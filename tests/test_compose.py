@@ -1,0 +1,170 @@
+"""``vidscore compose`` end to end on the real clips: the product a user runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+import wave
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import CLIPS
+from vidscore.video.io import probe
+
+pytestmark = pytest.mark.shared
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vidscore", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def one_line_error(r, needle):
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("name", list(CLIPS))
+def test_compose_each_clip(tmp_path, name):
+    src = CLIPS[name]
+    out = tmp_path / "out.mp4"
+    r = run(
+        "compose",
+        src,
+        "-o",
+        out,
+        "--midi",
+        tmp_path / "m.mid",
+        "--cues",
+        tmp_path / "cues.json",
+        "--wav",
+        tmp_path / "m.wav",
+        "--plot",
+        tmp_path / "p.png",
+    )
+    assert r.returncode == 0, r.stderr
+    info, got = probe(src), probe(out)
+    assert abs(got.duration - info.duration) <= 1 / info.fps + 1e-6
+    with av.open(str(out)) as c:
+        assert c.streams.video and c.streams.audio
+    with wave.open(str(tmp_path / "m.wav")) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
+    assert np.sqrt(np.mean(x**2)) > 0.01  # the music is not silent
+    cues = json.loads((tmp_path / "cues.json").read_text())
+    assert cues["duration"] == pytest.approx(info.duration)
+    assert (
+        cues["chords"]
+        and cues["tempo_map"]
+        and len(cues["emotion"]) == int(np.ceil(info.duration - 1e-6))
+    )
+    assert (tmp_path / "m.mid").stat().st_size > 100 and (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_same_seed_same_midi_other_seed_other_midi(tmp_path, small_clip):
+    digests = []
+    for i, seed in enumerate((3, 3, 4)):
+        r = run(
+            "compose",
+            small_clip,
+            "-o",
+            tmp_path / f"{i}.mp4",
+            "--midi",
+            tmp_path / f"{i}.mid",
+            "--seed",
+            seed,
+        )
+        assert r.returncode == 0, r.stderr
+        digests.append(hashlib.sha256((tmp_path / f"{i}.mid").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    assert digests[0] != digests[2]
+
+
+def test_cuts_land_on_chord_changes(tmp_path, montage):
+    path, splices = montage
+    r = run("compose", path, "-o", tmp_path / "out.mp4", "--cues", tmp_path / "c.json")
+    assert r.returncode == 0, r.stderr
+    cues = json.loads((tmp_path / "c.json").read_text())
+    changes = np.array([c["start"] for c in cues["chords"]])
+    bounds = [0.0, *splices, cues["duration"]]
+    long_scenes = [s for i, s in enumerate(splices) if bounds[i + 2] - s >= 2.0]
+    hits = [np.min(np.abs(changes - s)) <= 0.05 for s in long_scenes]
+    assert np.mean(hits) >= 0.9, (long_scenes, changes)
+
+
+def test_emotion_steers_the_chords(tmp_path):
+    from vidscore.systems.video2music.loss import EMOTION_QUALITIES
+
+    for emotion in ("sad", "exciting"):
+        r = run(
+            "compose",
+            CLIPS["bikes"],
+            "-o",
+            tmp_path / f"{emotion}.mp4",
+            "--emotion",
+            emotion,
+            "--cues",
+            tmp_path / f"{emotion}.json",
+        )
+        assert r.returncode == 0, r.stderr
+        chords = json.loads((tmp_path / f"{emotion}.json").read_text())["chords"][:-1]
+        qualities = [c["symbol"].split(":")[1].split("/")[0] for c in chords]
+        share = np.mean([q in EMOTION_QUALITIES[emotion] for q in qualities])
+        assert share >= 0.8, (emotion, qualities)
+
+
+def test_shuffled_features_lose_the_cut_alignment(montage):
+    from vidscore import analyze
+    from vidscore.systems.base import load_system
+    from vidscore.types import Controls
+
+    path, splices = montage
+    feats = analyze(path)
+    system = load_system("video2music")
+    rng = np.random.default_rng(0)
+    shuffled = dataclasses.replace(
+        feats, cuts=sorted(rng.uniform(0, feats.duration, len(feats.cuts)))
+    )
+
+    def alignment(f):
+        comp = system.compose(f, Controls(seed=0))
+        score = comp.score
+        changes = np.array([score.seconds(c.start) for c in score.chords])
+        return np.mean([np.min(np.abs(changes - s)) <= 0.05 for s in splices])
+
+    assert alignment(feats) >= 0.9 > alignment(shuffled) + 0.3
+
+
+def test_compose_bad_input(tmp_path, small_clip):
+    one_line_error(run("compose", tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4"), "no such file")
+    text = tmp_path / "t.mp4"
+    text.write_text("hello")
+    one_line_error(run("compose", text, "-o", tmp_path / "o.mp4"), "not a readable video")
+    one_line_error(
+        run("compose", small_clip, "-o", tmp_path / "o.mp4", "--emotion", "angry"), "emotion"
+    )
+    one_line_error(
+        run("compose", small_clip, "-o", tmp_path / "o.mp4", "--key", "H major"), "--key"
+    )
+    one_line_error(
+        run("compose", small_clip, "-o", tmp_path / "o.mp4", "--instruments", "kazoo"),
+        "--instruments",
+    )
+    one_line_error(
+        run("compose", small_clip, "-o", tmp_path / "o.mp4", "--system", "magic"), "--system"
+    )
+    one_line_error(run("compose", small_clip, "-o", tmp_path / "o.avi"), ".mp4, .mov or .mkv")
+    existing = tmp_path / "exists.mp4"
+    existing.write_bytes(b"keep")
+    one_line_error(run("compose", small_clip, "-o", existing), "already exists")
+    assert existing.read_bytes() == b"keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.mp4", "t.mp4"]

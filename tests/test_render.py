@@ -1,0 +1,143 @@
+"""Slot planning on cuts, voicing, arrangement, SoundFont rendering and muxing."""
+
+from __future__ import annotations
+
+import itertools
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import CLIPS
+from vidscore.music.chords import Chord, parse_harte
+from vidscore.music.midi import write_midi
+from vidscore.render.arrange import PRESETS, arrange, chord_changes, upper_voicing
+from vidscore.render.synth import SAMPLE_RATE, finish, render_midi
+from vidscore.render.timing import plan
+from vidscore.video.io import probe
+from vidscore.video.mux import mix, mux
+
+pytestmark = pytest.mark.shared
+
+
+def test_plan_puts_a_slot_boundary_and_downbeat_on_every_reachable_cut():
+    cuts = list(np.cumsum([2.4, 3.1, 4.0, 2.2, 3.6, 2.8, 5.0, 2.5]))[:-1]
+    slots, aligned = plan(30.0, cuts, 110)
+    assert aligned == cuts
+    starts = {round(s.start, 6): s for s in slots}
+    for c in cuts:
+        s = starts[round(c, 6)]
+        assert s.downbeat and s.at_cut
+    for s in slots[:-1]:
+        assert 0.9 * 60 / 110 - 1e-9 <= s.seconds_per_beat <= 1.1 * 60 / 110 + 1e-9
+    assert slots[0].start == 0 and slots[-1].end == 30.0
+    assert all(a.end == pytest.approx(b.start) for a, b in itertools.pairwise(slots))
+
+
+def test_plan_skips_cuts_it_cannot_reach():
+    _slots, aligned = plan(10.0, [0.2, 4.0, 4.3, 9.9], 120)
+    # 0.2 is too close to the start, 9.9 to the end; of 4.0 and 4.3 (too close to both be
+    # reached) the one opening the long scene wins
+    assert aligned == [4.3]
+    assert plan(10.0, [4.0], 120)[1] == [4.0]
+
+
+def test_voice_leading_moves_little():
+    c, am, f = parse_harte("C"), parse_harte("A:min"), parse_harte("F")
+    v1 = upper_voicing(c, None)
+    v2 = upper_voicing(am, v1)
+    v3 = upper_voicing(f, v2)
+    for a, b in ((v1, v2), (v2, v3)):
+        assert sum(abs(x - y) for x, y in zip(sorted(a), sorted(b), strict=True)) <= 4
+    assert sorted(p % 12 for p in v2) == [0, 4, 9]
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_arrangement_follows_density_and_resolves(preset):
+    slots, _ = plan(12.0, [4.0, 8.0], 120)
+    chords = [
+        parse_harte(x)
+        for x in ["C", "A:min", "F", "G", "C", "E:min", "F", "G:7", "C", "A:min", "D:min", "G"]
+    ][: len(slots)]
+    sparse = arrange(
+        slots,
+        chords,
+        density=np.zeros(len(slots)),
+        loudness=np.full(len(slots), 0.5),
+        preset=preset,
+        tonic=Chord(0, "maj"),
+    )
+    busy = arrange(
+        slots,
+        chords,
+        density=np.full(len(slots), 1.2),
+        loudness=np.full(len(slots), 0.5),
+        preset=preset,
+        tonic=Chord(0, "maj"),
+    )
+    assert [t.name for t in sparse.tracks] == list(PRESETS[preset])
+    assert len(busy.track("piano").notes) > 2 * len(sparse.track("piano").notes)
+    assert sparse.chords[-1].chord == Chord(0, "maj")
+    changes = chord_changes(busy)
+    assert any(abs(c - 4.0) < 1e-6 for c in changes) and any(abs(c - 8.0) < 1e-6 for c in changes)
+    loud = arrange(
+        slots,
+        chords,
+        density=np.zeros(len(slots)),
+        loudness=np.ones(len(slots)),
+        preset=preset,
+        tonic=Chord(0, "maj"),
+    )
+    assert np.mean([n.velocity for n in loud.notes()]) > np.mean(
+        [n.velocity for n in sparse.notes()]
+    )
+
+
+def test_synth_renders_sound(tmp_path):
+    slots, _ = plan(4.0, [], 120)
+    score = arrange(
+        slots,
+        [parse_harte("C")] * len(slots),
+        density=np.full(len(slots), 0.5),
+        loudness=np.full(len(slots), 0.6),
+        preset="band",
+        tonic=Chord(0, "maj"),
+    )
+    write_midi(score, tmp_path / "s.mid")
+    for backend in ("fluidsynth", "midirenderer"):
+        if backend == "fluidsynth":
+            pytest.importorskip("fluidsynth")
+        audio = render_midi(tmp_path / "s.mid", backend=backend)
+        assert np.sqrt(np.mean(audio**2)) > 1e-3
+        y = finish(audio, sample_rate=SAMPLE_RATE, duration=4.0)
+        assert len(y) == 4 * SAMPLE_RATE and np.abs(y).max() == pytest.approx(10 ** (-1 / 20))
+        assert np.abs(y[-100:]).max() < 0.01  # faded out
+
+
+def test_mix_ducks_music_under_loud_original():
+    n = 48000 * 2
+    music = np.full(n, 0.5, dtype=np.float32)
+    original = np.zeros((n, 2), dtype=np.float32)
+    original[n // 2 :] = 0.5  # the clip gets loud halfway
+    out = mix(music, original, original_gain_db=-12.0, duck_db=6.0)
+    music_part_quiet = out[n // 4, 0]
+    music_part_loud = out[3 * n // 4, 0] - 0.5 * 10 ** (-12 / 20)
+    assert music_part_loud < music_part_quiet
+
+
+@pytest.mark.parametrize("clip", ["bigbuckbunny", "bikes"])
+def test_mux_copies_the_picture_and_matches_length(tmp_path, clip):
+    src = CLIPS[clip]
+    info = probe(src)
+    t = np.arange(int(SAMPLE_RATE * info.duration)) / SAMPLE_RATE
+    music = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    out = tmp_path / "out.mp4"
+    mux(src, music, SAMPLE_RATE, out)
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        pa = [bytes(p) for p in a.demux(a.streams.video[0]) if p.size]
+        pb = [bytes(p) for p in b.demux(b.streams.video[0]) if p.size]
+        assert pa == pb  # the picture is copied bit for bit
+        audio = b.streams.audio[0]
+        assert audio.codec_context.name == "aac"
+    out_info = probe(out)
+    assert abs(out_info.duration - info.duration) <= 1 / info.fps + 1e-6
