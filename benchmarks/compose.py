@@ -41,10 +41,21 @@ def worker(path: str, out: str) -> None:
     )
 
 
-def alignment(changes: np.ndarray, splices: list[float], duration: float) -> float:
-    bounds = [0.0, *splices, duration]
-    long = [s for i, s in enumerate(splices) if bounds[i + 2] - s >= 2.0]
-    return float(np.mean([np.min(np.abs(changes - s)) <= 0.05 for s in long]))
+def long_scene_splices(splices: list[float], detected: list[float], duration: float) -> list[float]:
+    """Splices that open a scene of 2 s or more. A scene ends at the next splice or at the next
+    cut inside a source clip (bikes.mp4 has its own cuts), which only detection knows; a
+    detected cut within 0.1 s of the splice is the splice itself."""
+    out = []
+    for i, s in enumerate(splices):
+        ends = [*splices[i + 1 : i + 2], duration, *(c for c in detected if c > s + 0.1)]
+        if min(ends) - s >= 2.0:
+            out.append(s)
+    return out
+
+
+def alignment(changes: np.ndarray, splices: list[float]) -> float:
+    """Share of ``splices`` within 50 ms of a chord change."""
+    return float(np.mean([np.min(np.abs(changes - s)) <= 0.05 for s in splices]))
 
 
 def shuffled_alignment(path: Path, splices: list[float], seed: int = 0) -> float:
@@ -60,7 +71,7 @@ def shuffled_alignment(path: Path, splices: list[float], seed: int = 0) -> float
     fake = dataclasses.replace(feats, cuts=sorted(rng.uniform(0, feats.duration, len(feats.cuts))))
     comp = load_system("video2music").compose(fake, Controls())
     changes = np.array([comp.score.seconds(c.start) for c in comp.score.chords])
-    return alignment(changes, splices, feats.duration)
+    return alignment(changes, long_scene_splices(splices, feats.cuts, feats.duration))
 
 
 def main() -> None:
@@ -85,7 +96,9 @@ def main() -> None:
         comp = json.loads(run.stdout.strip().splitlines()[-1])
         cues = json.loads(Path(str(out) + ".json").read_text())
         changes = np.array([c["start"] for c in cues["chords"]])
-        real = alignment(changes, splices, cues["duration"])
+        long = long_scene_splices(splices, cues["cuts"], cues["duration"])
+        real = alignment(changes, long)
+        every = alignment(changes, splices)
         fake = shuffled_alignment(clip, splices)
     row = {
         "clip_seconds": args.seconds,
@@ -94,8 +107,11 @@ def main() -> None:
         "compose_over_clip": round(comp["wall_s"] / args.seconds, 4),
         "compose_over_decode": round(comp["wall_s"] / decode["wall_s"], 3),
         "compose_peak_rss_mib": round(comp["peak_rss_bytes"] / 2**20, 1),
-        "splices_on_chord_change": round(real, 4),
-        "splices_on_chord_change_shuffled_cuts": round(fake, 4),
+        "splices": len(splices),
+        "splices_opening_scenes_of_2s_or_more": len(long),
+        "those_on_a_chord_change": round(real, 4),
+        "all_splices_on_a_chord_change": round(every, 4),
+        "those_on_a_chord_change_with_shuffled_cuts": round(fake, 4),
         "targets": "compose <= 0.2x clip and <= 6x decode; >= 90% splices on chord changes",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

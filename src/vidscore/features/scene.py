@@ -30,7 +30,7 @@ class SceneExtractor:
         detector: str = "adaptive",
         *,
         threshold: float | None = None,
-        min_scene_len: float = 0.4,
+        min_scene_len: float = 0.25,
     ) -> None:
         if detector not in DETECTORS:
             raise UsageError(

@@ -51,12 +51,12 @@ def _fit(gap: float, beat: float, tolerance: float) -> int | None:
 def choose_cuts(
     duration: float, cuts: list[float], beat: float, tolerance: float
 ) -> list[tuple[float, int]]:
-    """The cuts to align and the beats before each: the set that aligns the most cuts, cuts
-    that open a scene of two seconds or more counting double (dynamic programming; a greedy
-    pass would let a short scene block the long one after it)."""
+    """The cuts to align and the beats before each: first as many cuts that open a scene of two
+    seconds or more as possible, then as many others (dynamic programming with weights 10 and
+    1; a greedy pass would let a short scene block the long one after it)."""
     points = [c for c in sorted(set(cuts)) if 0 < c <= duration - beat]
     nexts = [*points[1:], duration][: len(points)]
-    weight = [1.0 + (n - c >= 2.0) for c, n in zip(points, nexts, strict=True)]
+    weight = [10.0 if n - c >= 2.0 else 1.0 for c, n in zip(points, nexts, strict=True)]
     anchors = [0.0, *points]
     best = [0.0] + [float("-inf")] * len(points)
     back: list[tuple[int, int]] = [(-1, 0)] * len(anchors)
