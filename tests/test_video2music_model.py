@@ -115,3 +115,36 @@ def test_descriptor_gru_shapes():
     assert gru(torch.randn(2, 7, 16)).shape == (2, 7, 2)
     assert sum(p.numel() for p in gru.gru.parameters()) > 0
     assert gru.gru.bidirectional and gru.gru.num_layers == 2 and gru.gru.hidden_size == 64
+
+
+def test_generation_in_windows_covers_any_length():
+    from vidscore.systems.video2music.system import generate, load_weights
+
+    amt, _ = load_weights()
+    n = 70
+    cond = torch.zeros(n, 8).numpy()
+    cond[:, 2 + 5] = 1.0  # neutral
+    at_cut = [i % 9 == 0 and i > 0 for i in range(n)]
+    chords = generate(amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4)
+    assert len(chords) == n and all(c.root is not None for c in chords)
+    for i in range(1, n):
+        if at_cut[i]:
+            assert chords[i] != chords[i - 1]
+    again = generate(amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4)
+    assert chords == again
+
+
+def test_weights_hash_is_checked(tmp_path):
+    import shutil
+
+    from vidscore.errors import ModelLoadError
+    from vidscore.systems.video2music.system import WEIGHTS, load_weights
+
+    for name in ("amt.safetensors", "bigru.safetensors", "metrics.json"):
+        shutil.copy(WEIGHTS / name, tmp_path / name)
+    load_weights(tmp_path)
+    data = bytearray((tmp_path / "amt.safetensors").read_bytes())
+    data[-1] ^= 1
+    (tmp_path / "amt.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="sha256"):
+        load_weights(tmp_path)

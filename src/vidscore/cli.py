@@ -224,7 +224,7 @@ def compose(
     affect_strength: Annotated[
         float,
         typer.Option("--affect-strength", help="Pull of the emotion on chord qualities (0: none)."),
-    ] = 2.0,
+    ] = 1.0,
     midi: Annotated[Path | None, typer.Option("--midi", help="Also write the MIDI.")] = None,
     wav: Annotated[Path | None, typer.Option("--wav", help="Also write the music as WAV.")] = None,
     cues: Annotated[Path | None, typer.Option("--cues", help="Cues JSON.")] = None,

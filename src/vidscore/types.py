@@ -103,7 +103,7 @@ class Controls:
     seed: int = 0
     temperature: float = 1.0
     top_p: float = 0.9
-    affect_strength: float = 2.0  # how hard chords are pulled towards the emotion's qualities
+    affect_strength: float = 1.0  # how hard chords are pulled towards the emotion's qualities
 
     def __post_init__(self) -> None:
         if not 0 <= self.affect_strength <= 10:

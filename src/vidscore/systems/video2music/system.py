@@ -7,7 +7,7 @@ inference, N is never sampled and a chord may not repeat more than ``max_repeat`
 in addition the chord must change on a slot that starts at a cut. Our addition, affective
 guidance: the logits of the chords the affective loss pulls towards (those whose quality suits
 the slot's emotion, weighted by its emotion probabilities) are raised by ``affect_strength``
-(default 2; 0 is plain Video2Music sampling). Clips of any length are
+(default 1; 0 is plain Video2Music sampling). Clips of any length are
 generated in overlapping windows (``window`` slots, the last ``context`` chords carried over).
 The biGRU predicts each slot's note density and loudness for the arrangement. Chords come out
 key-normalised (C major / A minor) and are transposed to ``--key``.
@@ -112,7 +112,7 @@ def generate(
     window: int = 256,
     context: int = 32,
     max_repeat: int = 4,
-    affect_strength: float = 2.0,
+    affect_strength: float = 1.0,
 ) -> list[Chord]:
     """One chord per slot (see the module docstring)."""
     n = len(cond)
