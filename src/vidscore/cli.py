@@ -219,8 +219,8 @@ def compose(
         str | None, typer.Option("--instruments", help="piano, strings or band.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    temperature: Annotated[float, typer.Option("--temperature")] = 1.0,
-    top_p: Annotated[float, typer.Option("--top-p")] = 0.9,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.9,
+    top_p: Annotated[float, typer.Option("--top-p")] = 0.85,
     affect_strength: Annotated[
         float,
         typer.Option("--affect-strength", help="Pull of the emotion on chord qualities (0: none)."),

@@ -19,6 +19,7 @@ import numpy as np
 
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
+from vidscore.music.chords import ChordSpan
 from vidscore.music.midi import write_midi
 from vidscore.outputs import atomic_path, check_output
 from vidscore.render.synth import SAMPLE_RATE, finish, render_midi, write_wav
@@ -37,6 +38,17 @@ class ComposeResult:
     features: VideoFeatures
     composition: Composition
     outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def merge_repeats(spans: list[ChordSpan]) -> list[ChordSpan]:
+    """One span per chord change: a chord repeated over consecutive slots is one span."""
+    out: list[ChordSpan] = []
+    for c in spans:
+        if out and out[-1].chord == c.chord and abs(out[-1].end - c.start) < 1e-9:
+            out[-1] = ChordSpan(out[-1].start, c.end, c.chord)
+        else:
+            out.append(c)
+    return out
 
 
 def cues(features: VideoFeatures, comp: Composition, system: str, controls: Controls) -> dict:
@@ -61,7 +73,7 @@ def cues(features: VideoFeatures, comp: Composition, system: str, controls: Cont
                 "end": round(min(float(score.seconds(c.end)), features.duration), 4),
                 "symbol": c.chord.harte(),
             }
-            for c in score.chords
+            for c in merge_repeats(score.chords)
         ],
         "downbeats": [round(s.start, 4) for s in comp.slots if s.downbeat],
         "cuts": [round(c, 4) for c in features.cuts],

@@ -101,8 +101,8 @@ class Controls:
     tempo: float | None = None  # BPM; default from motion (V-MusProd's 90-130 map)
     instruments: str | None = None  # preset name; default chosen by emotion
     seed: int = 0
-    temperature: float = 1.0
-    top_p: float = 0.9
+    temperature: float = 0.9
+    top_p: float = 0.85
     affect_strength: float = 1.0  # how hard chords are pulled towards the emotion's qualities
 
     def __post_init__(self) -> None:
