@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,17 @@ CLIPS = {
 #: Montage pieces in seconds; the splices fall at their running sums. Each source is used for
 #: less than its length or loops far from a splice (a loop is a cut of its own).
 MONTAGE_SEGMENTS = [2.0, 2.6, 3.2, 2.2, 2.4, 2.8]
+
+
+def run_cli(*args, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m vidscore ARGS`` as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "vidscore", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import wave
 
 import numpy as np
 import pytest
 
 from tests.conftest import SHARED
+from tests.conftest import run_cli as run
 from vidscore.music.chords import parse_symmv
 
 pytestmark = pytest.mark.shared
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "vidscore", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_annotate_midi_writes_symmv_style_files(tmp_path):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CLIPS
+from tests.conftest import CLIPS, run_cli
 from vidscore.batch import analyze_many, find_videos, output_stem
 
 pytestmark = pytest.mark.shared
@@ -25,15 +23,6 @@ def corpus(tmp_path, small_clip) -> Path:
     (d / "broken.mp4").write_text("not a video")
     (d / "notes.txt").write_text("ignored: not a video extension")
     return d
-
-
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "vidscore", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_find_videos_and_unique_names(corpus):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -14,19 +13,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLIPS
+from tests.conftest import run_cli as vidscore
 from vidscore.video.montage import build_montage
 
 pytestmark = pytest.mark.shared
-
-
-def vidscore(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "vidscore", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def sha(path: Path) -> str:

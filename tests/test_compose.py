@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import subprocess
-import sys
 import wave
 
 import av
@@ -14,18 +12,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLIPS
+from tests.conftest import run_cli as run
 from vidscore.video.io import probe
 
 pytestmark = pytest.mark.shared
-
-
-def run(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "vidscore", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def one_line_error(r, needle):

@@ -7,16 +7,13 @@ only (no network). With CLIP, the six emotions come from zero-shot scoring.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import CLIPS
+from tests.conftest import CLIPS, run_cli
 
 pytestmark = pytest.mark.shared
 torch = pytest.importorskip("torch")
@@ -74,24 +71,8 @@ def tiny_clip(tmp_path_factory) -> Path:
     return d
 
 
-def _analyze(clip_spec: str, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vidscore",
-            "analyze",
-            str(CLIPS["bikes"]),
-            "-o",
-            str(out),
-            "--semantic",
-            clip_spec,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+def _analyze(clip_spec: str, out: Path, env: dict | None = None):
+    return run_cli("analyze", CLIPS["bikes"], "-o", out, "--semantic", clip_spec, env=env)
 
 
 def test_clip_from_a_local_folder(tiny_clip, tmp_path):

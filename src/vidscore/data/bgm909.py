@@ -22,6 +22,7 @@ import numpy as np
 
 from vidscore.data.splits import split_of
 from vidscore.errors import InputError
+from vidscore.tables import read_rows
 
 
 @dataclass
@@ -51,17 +52,8 @@ def _load_array(path: Path) -> np.ndarray:
 
 
 def _shots(path: Path) -> list[tuple[int, int]]:
-    shots = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                a, b = line.split()[:2]
-                shots.append((int(float(a)), int(float(b))))
-            except ValueError as exc:
-                raise InputError(f"{path}:{n}: expected 'start end' frames") from exc
-    return shots
+    """TransNetV2's ``start_frame end_frame`` lines."""
+    return read_rows(path, lambda parts: (int(float(parts[0])), int(float(parts[1]))))
 
 
 def song_ids(root: str | os.PathLike) -> list[str]:

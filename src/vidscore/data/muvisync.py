@@ -25,6 +25,7 @@ import numpy as np
 from vidscore.errors import InputError
 from vidscore.music.chords import Chord, parse_harte
 from vidscore.music.key import Key
+from vidscore.tables import read_rows
 
 SCALARS = ("motion", "scene_offset", "loudness", "note_density")
 
@@ -44,27 +45,18 @@ class MuViSyncItem:
     note_density: np.ndarray
 
 
-def _lines(path: Path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    yield n, line.split()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-
-
 def _series(path: Path, width: int = 1) -> np.ndarray:
-    rows: dict[int, list[float]] = {}
-    for n, parts in _lines(path):
+    """``SECOND v1 .. vW`` lines (an optional ``time ...`` header) as a per-second array."""
+
+    def row(parts: list[str]) -> tuple[int, list[float]] | None:
         if parts[0] == "time":
-            continue
-        try:
-            rows[int(parts[0])] = [float(x) for x in parts[1 : 1 + width]]
-            if len(rows[int(parts[0])]) != width:
-                raise ValueError(f"expected {width} values")
-        except ValueError as exc:
-            raise InputError(f"{path}:{n}: {exc}") from exc
+            return None
+        values = [float(x) for x in parts[1 : 1 + width]]
+        if len(values) != width:
+            raise ValueError(f"expected {width} values")
+        return int(parts[0]), values
+
+    rows = dict(read_rows(path, row))
     if not rows:
         return np.zeros((0, width) if width > 1 else (0,), dtype=np.float32)
     out = np.zeros((max(rows) + 1, width), dtype=np.float32)
@@ -74,17 +66,18 @@ def _series(path: Path, width: int = 1) -> np.ndarray:
 
 
 def _chords(path: Path) -> tuple[Key | None, list[Chord]]:
-    key, by_time = None, {}
-    for n, parts in _lines(path):
-        try:
-            if parts[0] == "key":
-                key = Key.parse(" ".join(parts[1:3]))
-                continue
-            by_time[int(parts[0])] = parse_harte(parts[1])
-        except (ValueError, IndexError) as exc:
-            raise InputError(f"{path}:{n}: {exc}") from exc
+    """``key C major`` then ``SECOND CHORD`` lines: the key and one chord per second."""
+    key: list[Key] = []
+
+    def row(parts: list[str]) -> tuple[int, Chord] | None:
+        if parts[0] == "key":
+            key.append(Key.parse(" ".join(parts[1:3])))
+            return None
+        return int(parts[0]), parse_harte(parts[1])
+
+    by_time = dict(read_rows(path, row))
     chords = [by_time.get(t, parse_harte("N")) for t in range(max(by_time, default=-1) + 1)]
-    return key, chords
+    return (key[0] if key else None), chords
 
 
 class MuViSync:
@@ -109,7 +102,7 @@ class MuViSync:
         path = self.root / "vevo_meta" / "split" / self.split_version / f"{split}.txt"
         if not path.is_file():
             raise InputError(f"{path}: split list not found")
-        return [p[0] for _, p in _lines(path)]
+        return read_rows(path, lambda parts: parts[0])
 
     def _paths(self, vid: str) -> dict[str, Path]:
         r = self.root

@@ -22,6 +22,7 @@ from vidscore.music.chords import ChordSpan, read_chord_lab
 from vidscore.music.key import Key
 from vidscore.music.midi import read_midi
 from vidscore.music.score import Score
+from vidscore.tables import fields, read_rows
 
 TRACKS = ("MELODY", "BRIDGE", "PIANO")
 
@@ -65,18 +66,11 @@ class Pop909Song:
         return rows[:, 0], rows[:, col] > 0.5
 
     def keys(self) -> list[KeySpan]:
-        path = self.folder / "key_audio.txt"
-        spans = []
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                parts = line.split()
-                try:
-                    spans.append(KeySpan(float(parts[0]), float(parts[1]), Key.parse(parts[2])))
-                except (ValueError, IndexError) as exc:
-                    raise InputError(f"{path}:{n}: bad key line ({exc})") from exc
-        return spans
+        def row(parts: list[str]) -> KeySpan:
+            start, end, key = fields(parts, 3)
+            return KeySpan(float(start), float(end), Key.parse(key))
+
+        return read_rows(self.folder / "key_audio.txt", row)
 
     def main_key(self) -> Key:
         """The key that lasts longest."""
@@ -87,19 +81,12 @@ class Pop909Song:
 
 
 def _read_table(path: Path, columns: int) -> np.ndarray:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                vals = [float(x) for x in line.split()]
-                if len(vals) < columns:
-                    raise ValueError(f"expected {columns} numbers")
-            except ValueError as exc:
-                raise InputError(f"{path}:{n}: {exc}") from exc
-            rows.append(vals[:columns])
-    return np.array(rows, dtype=np.float64).reshape(-1, columns)
+    def row(parts: list[str]) -> list[float]:
+        if len(parts) < columns:
+            raise ValueError(f"expected {columns} numbers")
+        return [float(x) for x in parts[:columns]]
+
+    return np.array(read_rows(path, row), dtype=np.float64).reshape(-1, columns)
 
 
 def songs(root: str | os.PathLike, *, split: str | None = None) -> list[Pop909Song]:

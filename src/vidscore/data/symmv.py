@@ -20,6 +20,7 @@ from vidscore.music.chords import ChordSpan, parse_symmv
 from vidscore.music.key import Key
 from vidscore.music.midi import read_midi
 from vidscore.music.score import Score
+from vidscore.tables import fields, read_rows
 
 TICKS_PER_BEAT = 220
 
@@ -54,24 +55,14 @@ class SymMVItem:
 
     def chords(self) -> list[ChordSpan]:
         """Chord labels in beats (ticks / 220)."""
-        spans = []
-        with open(self.chord_path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                parts = line.split()
-                try:
-                    if len(parts) != 3:
-                        raise ValueError(f"expected 3 fields, got {len(parts)}")
-                    start, end = int(parts[0]), int(parts[1])
-                    spans.append(
-                        ChordSpan(
-                            start / TICKS_PER_BEAT, end / TICKS_PER_BEAT, parse_symmv(parts[2])
-                        )
-                    )
-                except ValueError as exc:
-                    raise InputError(f"{self.chord_path}:{n}: {exc}") from exc
-        return spans
+
+        def row(parts: list[str]) -> ChordSpan:
+            start, end, label = fields(parts, 3)
+            return ChordSpan(
+                int(start) / TICKS_PER_BEAT, int(end) / TICKS_PER_BEAT, parse_symmv(label)
+            )
+
+        return read_rows(self.chord_path, row)
 
 
 def items(root: str | os.PathLike, *, split: str | None = None) -> list[SymMVItem]:

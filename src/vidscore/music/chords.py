@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from vidscore.errors import InputError
+from vidscore.tables import fields, read_rows
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _LETTER = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -231,22 +231,14 @@ class ChordSpan:
 def read_chord_lab(path, *, fmt: str = "harte") -> list[ChordSpan]:
     """Read ``start end label`` lines (tab or space separated); errors name the file and line."""
     parse = parse_harte if fmt == "harte" else parse_symmv
-    spans = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            try:
-                if len(parts) != 3:
-                    raise ValueError(f"expected 3 fields, got {len(parts)}")
-                start, end = float(parts[0]), float(parts[1])
-                if end < start:
-                    raise ValueError("end before start")
-                spans.append(ChordSpan(start, end, parse(parts[2])))
-            except ValueError as exc:
-                raise InputError(f"{path}:{n}: {exc}") from exc
-    return spans
+
+    def row(parts: list[str]) -> ChordSpan:
+        start, end, label = fields(parts, 3)
+        if float(end) < float(start):
+            raise ValueError("end before start")
+        return ChordSpan(float(start), float(end), parse(label))
+
+    return read_rows(path, row)
 
 
 @dataclass
