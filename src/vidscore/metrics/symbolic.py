@@ -1,0 +1,138 @@
+"""Symbolic music quality, as V-MusProd (Table 2) and Diff-BGM report it.
+
+Pure functions over a :class:`~vidscore.music.score.Score` (times in beats; drums excluded where the
+definition is about pitch), each returning NaN where the value is undefined:
+
+* **SC**, scale consistency: the largest share of notes inside one major or minor scale (Wu & Yang,
+  Jazz Transformer 2020; muspy ``scale_consistency``).
+* **PE** / **PCE**, pitch and pitch-class entropy: Shannon entropy (bits) of the note-count
+  histogram over 128 pitches / 12 classes (ibid.; muspy ``pitch_entropy`` / ``pitch_class_entropy``).
+* **EBR**, empty-beat rate: share of beats, from 0 to the last note's end, in which no note sounds
+  (Dong et al., Pypianoroll 2018; muspy ``empty_beat_rate``).
+* **IOI**, average inter-onset interval: mean time in seconds between consecutive distinct onsets
+  (V-MusProd's rhythm measure).
+* **GS**, groove consistency: 1 - mean Hamming distance between the onset vectors of
+  neighbouring bars, divided by the vector length (Wu & Yang 2020; muspy ``groove_consistency``).
+  As in muspy, and so in the values the papers print (about 0.99), a bar's vector has one slot
+  per MIDI tick (``ticks_per_beat``, 480 by default), which makes the score resolution-dependent.
+* **PCHE**, pitch-class histogram entropy per 32-beat chunk: entropy of the duration-weighted
+  pitch-class histogram of each 32-beat chunk, averaged over chunks with notes (Diff-BGM).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vidscore.music.score import Note, Score
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MINOR = (0, 2, 3, 5, 7, 8, 10)
+
+
+def _entropy(counts: np.ndarray) -> float:
+    total = counts.sum()
+    if total <= 0:
+        return math.nan
+    p = counts[counts > 0] / total
+    return float(-(p * np.log2(p)).sum())
+
+
+def _pitched(score: Score) -> list[Note]:
+    return score.notes()
+
+
+def scale_consistency(score: Score) -> float:
+    notes = _pitched(score)
+    if not notes:
+        return math.nan
+    pcs = np.bincount([n.pitch % 12 for n in notes], minlength=12)
+    best = 0
+    for root in range(12):
+        for scale in (MAJOR, MINOR):
+            best = max(best, int(sum(pcs[(root + s) % 12] for s in scale)))
+    return best / len(notes)
+
+
+def pitch_entropy(score: Score) -> float:
+    return _entropy(np.bincount([n.pitch for n in _pitched(score)], minlength=128).astype(float))
+
+
+def pitch_class_entropy(score: Score) -> float:
+    return _entropy(
+        np.bincount([n.pitch % 12 for n in _pitched(score)], minlength=12).astype(float)
+    )
+
+
+def empty_beat_rate(score: Score) -> float:
+    notes = score.notes(drums=True)
+    if not notes:
+        return math.nan
+    n_beats = int(max(n.end for n in notes)) + 1
+    busy = np.zeros(n_beats, dtype=bool)
+    for n in notes:
+        busy[int(n.start) : int(n.end) + 1] = True
+    return 1.0 - busy.sum() / n_beats
+
+
+def inter_onset_interval(score: Score) -> float:
+    onsets = np.unique(np.round([float(score.seconds(n.start)) for n in _pitched(score)], 6))
+    if len(onsets) < 2:
+        return math.nan
+    return float(np.mean(np.diff(onsets)))
+
+
+def groove_consistency(score: Score, ticks_per_beat: int = 480) -> float:
+    notes = score.notes(drums=True)
+    if not notes:
+        return math.nan
+    grid = int(round(score.beats_per_bar * ticks_per_beat))
+    steps = [int(round(n.start * ticks_per_beat)) for n in notes]
+    n_bars = int(round(max(n.end for n in notes) * ticks_per_beat)) // grid + 1
+    if n_bars < 2:
+        return math.nan
+    onsets = np.zeros((n_bars, grid), dtype=bool)
+    for s in steps:
+        onsets[s // grid, s % grid] = True
+    distance = np.count_nonzero(onsets[:-1] != onsets[1:])
+    return 1.0 - distance / (grid * (n_bars - 1))
+
+
+def pitch_class_histogram_entropy(score: Score, chunk_beats: float = 32.0) -> float:
+    notes = _pitched(score)
+    if not notes:
+        return math.nan
+    end = max(n.end for n in notes)
+    values = []
+    for start in np.arange(0.0, end, chunk_beats):
+        stop = start + chunk_beats
+        hist = np.zeros(12)
+        for n in notes:
+            overlap = min(n.end, stop) - max(n.start, start)
+            if overlap > 0:
+                hist[n.pitch % 12] += overlap
+        if hist.sum() > 0:
+            values.append(_entropy(hist))
+    return float(np.mean(values)) if values else math.nan
+
+
+#: name -> function, in the papers' column order
+METRICS = {
+    "SC": scale_consistency,
+    "PE": pitch_entropy,
+    "PCE": pitch_class_entropy,
+    "EBR": empty_beat_rate,
+    "IOI": inter_onset_interval,
+    "GS": groove_consistency,
+    "PCHE": pitch_class_histogram_entropy,
+}
+
+
+def all_metrics(score: Score) -> dict[str, float]:
+    return {name: fn(score) for name, fn in METRICS.items()}
+
+
+def closeness(generated: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
+    """|generated - real| per metric, as V-MusProd reports closeness to the real data."""
+    return {k: abs(generated[k] - reference[k]) for k in generated if k in reference}
