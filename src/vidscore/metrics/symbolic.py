@@ -6,7 +6,8 @@ definition is about pitch), each returning NaN where the value is undefined:
 * **SC**, scale consistency: the largest share of notes inside one major or minor scale (Wu & Yang,
   Jazz Transformer 2020; muspy ``scale_consistency``).
 * **PE** / **PCE**, pitch and pitch-class entropy: Shannon entropy (bits) of the note-count
-  histogram over 128 pitches / 12 classes (ibid.; muspy ``pitch_entropy`` / ``pitch_class_entropy``).
+  histogram over 128 pitches / 12 classes (ibid.; muspy ``pitch_entropy``,
+  ``pitch_class_entropy``).
 * **EBR**, empty-beat rate: share of beats, from 0 to the last note's end, in which no note sounds
   (Dong et al., Pypianoroll 2018; muspy ``empty_beat_rate``).
 * **IOI**, average inter-onset interval: mean time in seconds between consecutive distinct onsets
@@ -87,9 +88,9 @@ def groove_consistency(score: Score, ticks_per_beat: int = 480) -> float:
     notes = score.notes(drums=True)
     if not notes:
         return math.nan
-    grid = int(round(score.beats_per_bar * ticks_per_beat))
-    steps = [int(round(n.start * ticks_per_beat)) for n in notes]
-    n_bars = int(round(max(n.end for n in notes) * ticks_per_beat)) // grid + 1
+    grid = round(score.beats_per_bar * ticks_per_beat)
+    steps = [round(n.start * ticks_per_beat) for n in notes]
+    n_bars = round(max(n.end for n in notes) * ticks_per_beat) // grid + 1
     if n_bars < 2:
         return math.nan
     onsets = np.zeros((n_bars, grid), dtype=bool)
