@@ -92,7 +92,7 @@ def test_cuts_land_on_chord_changes(tmp_path, montage):
 
 
 def test_emotion_steers_the_chords(tmp_path):
-    from vidscore.systems.video2music.loss import EMOTION_QUALITIES
+    from vidscore.music.emotion import EMOTION_QUALITIES
 
     for emotion in ("sad", "exciting"):
         r = run(

@@ -14,17 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from vidscore.music.chords import VIDEO2MUSIC
+from vidscore.music.emotion import EMOTION_QUALITIES
 from vidscore.types import EMOTIONS
 
 LAMBDA = 0.4
-EMOTION_QUALITIES: dict[str, tuple[str, ...]] = {
-    "exciting": ("maj", "sus4", "7"),
-    "fearful": ("dim", "min7", "dim7", "hdim7"),
-    "tense": ("dim", "sus4", "min7", "7"),
-    "sad": ("min7", "min", "sus2"),
-    "relaxing": ("maj", "maj6", "maj7"),
-    "neutral": (),
-}
 END = VIDEO2MUSIC.special("END")
 PAD = VIDEO2MUSIC.special("PAD")
 
