@@ -296,6 +296,89 @@ def compose(
         out.print(f"  {kind}: {path}")
 
 
+@app.command()
+def evaluate(
+    outputs: Annotated[list[Path] | None, typer.Argument(help="MIDI, WAV or MP4 outputs.")] = None,
+    report: Annotated[Path, typer.Option("-o", "--output", help="Report JSON.")] = Path(
+        "report.json"
+    ),
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="Folder of real MIDI.")
+    ] = None,
+    reference_limit: Annotated[
+        int, typer.Option("--reference-limit", help="Use the first N reference files.")
+    ] = 0,
+    videos: Annotated[
+        list[Path] | None, typer.Option("--videos", help="Clips (for WAV, or --system).")
+    ] = None,
+    system: Annotated[str | None, typer.Option("--system", help="Compose, then evaluate.")] = None,
+    dependence: Annotated[
+        bool, typer.Option("--dependence", help="Also from shuffled features.")
+    ] = False,
+    markdown_path: Annotated[
+        Path | None, typer.Option("--markdown", help="Markdown table.")
+    ] = None,
+    plot_path: Annotated[Path | None, typer.Option("--plot", help="Bar chart PNG.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+) -> None:
+    """Measure outputs with the four papers' metrics (or compose with --system, then measure)."""
+    from vidscore.metrics import report as rep
+    from vidscore.outputs import atomic_path, check_output
+
+    for p in (report, markdown_path, plot_path):
+        if p is not None:
+            check_output(p, overwrite=overwrite)
+    clips: list[Path] = []
+    for v in videos or []:
+        clips += (
+            sorted(q for q in v.iterdir() if q.suffix.lower() in rep.VIDEO_EXT)
+            if v.is_dir()
+            else [v]
+        )
+    with _progress() as bar:
+        task = bar.add_task("evaluating", total=None, what="")
+
+        def step(name: str) -> None:
+            bar.update(task, what=name)
+            bar.advance(task)
+
+        shuffled_reports: list = []
+        if system is not None:
+            if outputs:
+                raise UsageError("give outputs or --system with --videos, not both")
+            if not clips:
+                raise UsageError("--system needs --videos")
+            pieces, shuffled_reports = rep.evaluate_system(
+                system, clips, dependence=dependence, progress=step
+            )
+        else:
+            if not outputs:
+                raise UsageError("give outputs to evaluate, or --system NAME --videos DIR")
+            if dependence:
+                raise UsageError("--dependence needs --system (it composes from shuffled video)")
+            pieces = rep.evaluate_files(list(outputs), videos=clips or None, progress=step)
+        ref = rep.reference_values(reference, reference_limit) if reference else None
+    summary = rep.summarize(pieces)
+    shuffled_summary = rep.summarize(shuffled_reports) if shuffled_reports else None
+    doc = {
+        "pieces": [p.__dict__ for p in pieces],
+        "summary": summary,
+        "reference": ref,
+        "closeness": {k: abs(summary[k] - ref[k]) for k in ref if k in summary} if ref else None,
+        "shuffled_video": shuffled_summary,
+    }
+    with atomic_path(report, overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1, default=float))
+    table = rep.markdown(summary, ref, shuffled_summary)
+    if markdown_path is not None:
+        with atomic_path(markdown_path, overwrite=overwrite) as tmp:
+            tmp.write_text(table)
+    if plot_path is not None:
+        rep.plot(summary, ref, plot_path, overwrite=overwrite)
+    out.print(table, markup=False, highlight=False)
+    out.print(f"wrote {report}")
+
+
 @train_app.command("video2music")
 def train_video2music(
     data: Annotated[Path, typer.Option("--data", help="POP909 or MuVi-Sync folder.")],
