@@ -423,6 +423,45 @@ def train_video2music(
     out.print(f"wrote {out_dir}/amt.safetensors, bigru.safetensors, CARD.md")
 
 
+@train_app.command("vmcp")
+def train_vmcp(
+    data: Annotated[Path, typer.Option("--data", help="Folder of NAME.mp4 (+ NAME.wav) pairs.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write vmcp.safetensors.")],
+    epochs: Annotated[int, typer.Option("--epochs")] = 60,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Train V-MusProd's video-music contrastive model (for the VMCP metric)."""
+    from vidscore.data.splits import split_of
+    from vidscore.metrics import retrieval
+
+    if not data.is_dir():
+        raise UsageError(f"--data {data}: not a folder")
+    with _progress() as bar:
+        task = bar.add_task("features", total=None, what="")
+        names, videos, music = retrieval.pairs_from_folder(
+            data, progress=lambda n: bar.update(task, what=n, advance=1)
+        )
+    test = [i for i, n in enumerate(names) if split_of(f"vmcp/{n}") == "test"]
+    train_idx = [i for i in range(len(names)) if i not in test] or list(range(len(names)))
+    model = retrieval.train(
+        [videos[i] for i in train_idx], [music[i] for i in train_idx], epochs=epochs, seed=seed
+    )
+    retrieval.save(model, out_dir)
+    held = test if len(test) >= 2 else train_idx
+    v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
+    m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
+    metrics = {
+        "pairs": len(names),
+        "train": len(train_idx),
+        "evaluated": len(held),
+        "evaluated_on": "test split" if held is test else "training pairs (too few)",
+        "vmcp": retrieval.vmcp(m, v),
+        "diffbgm_precision": retrieval.precision_at_k(m, v),
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    out.print(json.dumps(metrics, indent=1))
+
+
 @data_app.command("annotate")
 def data_annotate(
     target: Annotated[Path, typer.Argument(help="A .mid or audio file, or a folder of them.")],

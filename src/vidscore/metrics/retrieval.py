@@ -1,0 +1,273 @@
+"""VMCP: V-MusProd's video-music CLIP and its retrieval precision, and Diff-BGM's P@k.
+
+The model (after the video-music retrieval design V-MusProd adopts): each modality is cut into
+fixed-length segments, each segment becomes a feature vector, a transformer encoder per modality
+reads the segment sequence, and the mean of its outputs, projected and L2-normalised, is the
+clip's embedding. Training pulls paired video and music together with the symmetric InfoNCE
+loss and a learnable temperature (CLIP's). VMCP ranks, for each generated piece, the cosine
+similarity to its own video among M - 1 other videos (M = 70): P@K is the share ranked in the top
+K (K = 5, 10, 20), AR the average rank. Diff-BGM's P@k is the same ranking over the whole test set.
+
+Segment features (our choice, documented): video segments average the analysis timeline
+(semantic embedding, motion, flow, colour statistics, valence, arousal); music segments are the
+mean and spread of a 64-band log-mel spectrogram plus onset rate and loudness, computed on the
+rendered audio. V-MusProd used CLIP and a music-tagging network, which do not ship offline; the
+segment encoders take any feature size, so those can be plugged in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidscore.errors import ModelLoadError
+
+SEGMENT_SECONDS = 2.0
+VIDEO_SERIES = (
+    "semantic",
+    "motion",
+    "flow_1hz",
+    "brightness",
+    "saturation",
+    "colourfulness",
+    "valence",
+    "arousal",
+)
+
+
+@dataclass(frozen=True)
+class VMCPConfig:
+    video_dim: int
+    music_dim: int
+    d_model: int = 128
+    n_heads: int = 4
+    layers: int = 2
+    embed_dim: int = 64
+    max_segments: int = 128
+    dropout: float = 0.1
+
+
+def video_segments(features, seconds: float = SEGMENT_SECONDS) -> np.ndarray:
+    """``(S, Dv)``: the per-second timeline averaged over consecutive segments."""
+    from vidscore.features.timeline import bin_mean
+
+    cols = []
+    for name in VIDEO_SERIES:
+        s = features[name]
+        v = bin_mean(s.times, s.values, rate=1.0 / seconds, duration=features.duration)
+        cols.append(v.reshape(len(v), -1))
+    return np.concatenate(cols, axis=1).astype(np.float32)
+
+
+def music_segments(y: np.ndarray, sr: int, seconds: float = SEGMENT_SECONDS) -> np.ndarray:
+    """``(S, 130)``: log-mel mean and std (64 + 64), onset rate and RMS per segment."""
+    import librosa
+
+    hop = 512
+    mel = librosa.power_to_db(
+        librosa.feature.melspectrogram(y=y, sr=sr, n_mels=64, hop_length=hop) + 1e-10
+    )
+    onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop)
+    rms = librosa.feature.rms(y=y, hop_length=hop)[0]
+    per = max(1, round(seconds * sr / hop))
+    n = max(1, math.ceil(mel.shape[1] / per))
+    rows = []
+    for i in range(n):
+        sl = slice(i * per, (i + 1) * per)
+        m = mel[:, sl]
+        rows.append(
+            np.concatenate(
+                [m.mean(1) / 40.0, m.std(1) / 20.0, [onset[sl].mean() / 5.0, rms[sl].mean() * 5.0]]
+            )
+        )
+    return np.asarray(rows, dtype=np.float32)
+
+
+class SegmentEncoder(nn.Module):
+    def __init__(self, in_dim: int, cfg: VMCPConfig) -> None:
+        super().__init__()
+        self.proj = nn.Linear(in_dim, cfg.d_model)
+        self.pos = nn.Parameter(torch.zeros(cfg.max_segments, cfg.d_model))
+        layer = nn.TransformerEncoderLayer(
+            cfg.d_model,
+            cfg.n_heads,
+            2 * cfg.d_model,
+            cfg.dropout,
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        self.out = nn.Linear(cfg.d_model, cfg.embed_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x (B, S, D)``, ``mask (B, S)`` True at padding -> ``(B, E)`` unit vectors."""
+        h = self.proj(x) + self.pos[: x.shape[1]]
+        h = self.encoder(h, src_key_padding_mask=mask)
+        keep = (~mask).unsqueeze(-1).float()
+        pooled = (h * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return F.normalize(self.out(pooled), dim=-1)
+
+
+class VMCP(nn.Module):
+    """Video and music encoders into one space, with CLIP's learnable temperature."""
+
+    def __init__(self, cfg: VMCPConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.video = SegmentEncoder(cfg.video_dim, cfg)
+        self.music = SegmentEncoder(cfg.music_dim, cfg)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def loss(self, v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Symmetric InfoNCE over a batch of paired embeddings."""
+        logits = self.logit_scale.exp().clamp(max=100) * v @ m.T
+        target = torch.arange(len(v))
+        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+def _pad(seqs: list[np.ndarray], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n = min(max(len(s) for s in seqs), max_len)
+    x = torch.zeros(len(seqs), n, seqs[0].shape[1])
+    mask = torch.ones(len(seqs), n, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        k = min(len(s), n)
+        x[i, :k] = torch.from_numpy(s[:k])
+        mask[i, :k] = False
+    return x, mask
+
+
+@torch.no_grad()
+def embed(model: VMCP, seqs: list[np.ndarray], which: str) -> torch.Tensor:
+    model.eval()
+    x, mask = _pad(seqs, model.cfg.max_segments)
+    return (model.video if which == "video" else model.music)(x, mask)
+
+
+def train(
+    videos: list[np.ndarray],
+    music: list[np.ndarray],
+    *,
+    epochs: int = 60,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    seed: int = 0,
+    cfg: VMCPConfig | None = None,
+) -> VMCP:
+    """Fit VMCP on paired segment sequences."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    cfg = cfg or VMCPConfig(video_dim=videos[0].shape[1], music_dim=music[0].shape[1])
+    model = VMCP(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    for _ in range(epochs):
+        model.train()
+        order = rng.permutation(len(videos))
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            if len(idx) < 2:
+                continue
+            xv, mv = _pad([videos[j] for j in idx], cfg.max_segments)
+            xm, mm = _pad([music[j] for j in idx], cfg.max_segments)
+            loss = model.loss(model.video(xv, mv), model.music(xm, mm))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+def ranks(sim: np.ndarray) -> np.ndarray:
+    """Rank (1 = best) of the true video (the diagonal) in each row of a similarity matrix."""
+    return 1 + (sim > np.diag(sim)[:, None]).sum(axis=1)
+
+
+def vmcp(
+    music_emb: np.ndarray,
+    video_emb: np.ndarray,
+    *,
+    candidates: int = 70,
+    ks=(5, 10, 20),
+    seed: int = 0,
+) -> dict[str, float]:
+    """V-MusProd's VMCP: each piece against its video and ``candidates - 1`` random others."""
+    rng = np.random.default_rng(seed)
+    n = len(music_emb)
+    pool = min(candidates, n)
+    hits = {k: [] for k in ks}
+    rank_list = []
+    for i in range(n):
+        others = rng.choice([j for j in range(n) if j != i], size=pool - 1, replace=False)
+        cands = np.concatenate([[i], others])
+        sims = video_emb[cands] @ music_emb[i]
+        rank = 1 + int((sims[1:] > sims[0]).sum())
+        rank_list.append(rank)
+        for k in ks:
+            hits[k].append(rank <= k)
+    out = {f"P@{k}": float(np.mean(v)) for k, v in hits.items()}
+    out["AR"] = float(np.mean(rank_list))
+    out["candidates"] = pool
+    return out
+
+
+def precision_at_k(music_emb: np.ndarray, video_emb: np.ndarray, ks=(1, 5, 10)) -> dict:
+    """Diff-BGM's retrieval precision: rank of the true video among all test videos."""
+    r = ranks(music_emb @ video_emb.T)
+    return {**{f"P@{k}": float(np.mean(r <= k)) for k in ks}, "mean_rank": float(r.mean())}
+
+
+def save(model: VMCP, folder: str | os.PathLike) -> None:
+    from safetensors.torch import save_file
+
+    p = Path(folder)
+    p.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()},
+        str(p / "vmcp.safetensors"),
+        metadata={"kind": "vmcp", "config": json.dumps(asdict(model.cfg))},
+    )
+
+
+def load(folder: str | os.PathLike) -> VMCP:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(folder) / "vmcp.safetensors"
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: VMCP weights not found (vidscore train vmcp)")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("kind") != "vmcp":
+        raise ModelLoadError(f"{path}: not VMCP weights")
+    model = VMCP(VMCPConfig(**json.loads(meta["config"])))
+    model.load_state_dict(load_file(str(path)))
+    return model.eval()
+
+
+def pairs_from_folder(folder: str | os.PathLike, progress=None):
+    """(names, video segments, music segments) for every clip in ``folder``: ``NAME.wav`` beside
+    ``NAME.mp4`` is its music, else the clip's own sound."""
+    from vidscore.errors import InputError
+    from vidscore.features.analyze import analyze
+    from vidscore.metrics.report import VIDEO_EXT, load_audio
+
+    root = Path(folder)
+    clips = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXT)
+    if len(clips) < 4:
+        raise InputError(f"{root}: VMCP needs at least 4 video-music pairs, found {len(clips)}")
+    names, videos, music = [], [], []
+    for clip in clips:
+        if progress is not None:
+            progress(clip.name)
+        wav = clip.with_suffix(".wav")
+        y = load_audio(wav if wav.is_file() else clip)
+        names.append(clip.stem)
+        videos.append(video_segments(analyze(clip)))
+        music.append(music_segments(y, 22050))
+    return names, videos, music
