@@ -319,6 +319,12 @@ def evaluate(
         Path | None, typer.Option("--markdown", help="Markdown table.")
     ] = None,
     plot_path: Annotated[Path | None, typer.Option("--plot", help="Bar chart PNG.")] = None,
+    audio_reference: Annotated[
+        Path | None, typer.Option("--audio-reference", help="Folder of real audio for FAD / KL.")
+    ] = None,
+    embedder: Annotated[
+        str, typer.Option("--embedder", help="melstats, torchscript:PATH or clap:PATH.")
+    ] = "melstats",
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
 ) -> None:
     """Measure outputs with the four papers' metrics (or compose with --system, then measure)."""
@@ -358,7 +364,14 @@ def evaluate(
                 raise UsageError("--dependence needs --system (it composes from shuffled video)")
             pieces = rep.evaluate_files(list(outputs), videos=clips or None, progress=step)
         ref = rep.reference_values(reference, reference_limit) if reference else None
+        quality = None
+        if audio_reference is not None:
+            if not outputs:
+                raise UsageError("--audio-reference measures output files, not --system runs")
+            quality = rep.audio_reference_quality(list(outputs), audio_reference, embedder)
     summary = rep.summarize(pieces)
+    if quality is not None:
+        summary.update({k: v for k, v in quality.items() if k in ("FAD", "KL")})
     shuffled_summary = rep.summarize(shuffled_reports) if shuffled_reports else None
     doc = {
         "pieces": [p.__dict__ for p in pieces],
@@ -366,6 +379,7 @@ def evaluate(
         "reference": ref,
         "closeness": {k: abs(summary[k] - ref[k]) for k in ref if k in summary} if ref else None,
         "shuffled_video": shuffled_summary,
+        "audio_quality": quality,
     }
     with atomic_path(report, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(doc, indent=1, default=float))

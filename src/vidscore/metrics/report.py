@@ -297,3 +297,20 @@ def evaluate_system(
                     )
                 )
     return real, fake
+
+
+def audio_reference_quality(outputs: list[Path], folder: Path, spec: str) -> dict:
+    """FAD / KL of the outputs' sound against the audio files under ``folder``."""
+    from vidscore.metrics.audio import audio_quality, make_embedder
+
+    emb = make_embedder(spec)
+    exts = AUDIO_EXT | VIDEO_EXT
+    refs = sorted(q for q in folder.rglob("*") if q.suffix.lower() in exts)
+    gens = [p for p in outputs if p.suffix.lower() in exts]
+    if not refs or not gens:
+        raise InputError(f"{folder}: FAD needs reference audio and audio or video outputs")
+    return audio_quality(
+        [load_audio(r, emb.sample_rate) for r in refs],
+        [load_audio(g, emb.sample_rate) for g in gens],
+        emb,
+    )
