@@ -33,21 +33,39 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         clips = [SHARED / s for s in SOURCES]
-        for i, (segments, size) in enumerate([([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
-                                              ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720))]):
+        for i, (segments, size) in enumerate(
+            [
+                ([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
+                ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720)),
+            ]
+        ):
             path = Path(tmp) / f"montage{i + 1}.mp4"
-            build_montage([SHARED / s for s in SOURCES[i:] + SOURCES[:i]], path,
-                          segments=segments, size=size, fps=30)
+            build_montage(
+                [SHARED / s for s in SOURCES[i:] + SOURCES[:i]],
+                path,
+                segments=segments,
+                size=size,
+                fps=30,
+            )
             clips.append(path)
-        real, fake = rep.evaluate_system("video2music", clips, dependence=True,
-                                         progress=lambda n: print("composing", n, flush=True))
+        real, fake = rep.evaluate_system(
+            "video2music",
+            clips,
+            dependence=True,
+            progress=lambda n: print("composing", n, flush=True),
+        )
     reference = rep.reference_values(POP909, args.reference_limit)
     summary, shuffled = rep.summarize(real), rep.summarize(fake)
     table = rep.markdown(summary, reference, shuffled)
-    doc = {"clips": [str(c.name) for c in clips], "pieces": [p.__dict__ for p in real],
-           "summary": summary, "shuffled_video": shuffled, "pop909_reference": reference,
-           "reference_songs": args.reference_limit or 909,
-           "wall_s": round(time.perf_counter() - t0, 1)}
+    doc = {
+        "clips": [str(c.name) for c in clips],
+        "pieces": [p.__dict__ for p in real],
+        "summary": summary,
+        "shuffled_video": shuffled,
+        "pop909_reference": reference,
+        "reference_songs": args.reference_limit or 909,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "quality.json").write_text(json.dumps(doc, indent=1, default=float))
     (RESULTS / "quality.md").write_text(table)
