@@ -1,7 +1,7 @@
 """The quality table: compose every clip in ../shared/videos and two montages of them with the
 default system, measure everything `vidscore evaluate` measures, and print it beside POP909's
-real values (SC, PE, PCE, EBR, IOI, GS, PCHE of the real songs) and beside the same system fed
-the clips' features shuffled in time.
+real values (SC, PE, PCE, EBR, IOI, GS, PCHE of the real songs), and beside the same system fed
+the clips' features shuffled in time or swapped with the next clip's.
 
     python benchmarks/quality.py [--reference-limit N]
 
@@ -48,7 +48,7 @@ def main() -> None:
                 fps=30,
             )
             clips.append(path)
-        real, fake = rep.evaluate_system(
+        real, fake, swapped = rep.evaluate_system(
             "video2music",
             clips,
             dependence=True,
@@ -56,12 +56,14 @@ def main() -> None:
         )
     reference = rep.reference_values(POP909, args.reference_limit)
     summary, shuffled = rep.summarize(real), rep.summarize(fake)
-    table = rep.markdown(summary, reference, shuffled)
+    swapped_summary = rep.summarize(swapped)
+    table = rep.markdown(summary, reference, shuffled, swapped_summary)
     doc = {
         "clips": [str(c.name) for c in clips],
         "pieces": [p.__dict__ for p in real],
         "summary": summary,
         "shuffled_video": shuffled,
+        "swapped_video": swapped_summary,
         "pop909_reference": reference,
         "reference_songs": args.reference_limit or 909,
         "wall_s": round(time.perf_counter() - t0, 1),

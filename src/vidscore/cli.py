@@ -349,12 +349,13 @@ def evaluate(
             bar.advance(task)
 
         shuffled_reports: list = []
+        swapped_reports: list = []
         if system is not None:
             if outputs:
                 raise UsageError("give outputs or --system with --videos, not both")
             if not clips:
                 raise UsageError("--system needs --videos")
-            pieces, shuffled_reports = rep.evaluate_system(
+            pieces, shuffled_reports, swapped_reports = rep.evaluate_system(
                 system, clips, dependence=dependence, progress=step
             )
         else:
@@ -373,17 +374,19 @@ def evaluate(
     if quality is not None:
         summary.update({k: v for k, v in quality.items() if k in ("FAD", "KL")})
     shuffled_summary = rep.summarize(shuffled_reports) if shuffled_reports else None
+    swapped_summary = rep.summarize(swapped_reports) if swapped_reports else None
     doc = {
         "pieces": [p.__dict__ for p in pieces],
         "summary": summary,
         "reference": ref,
         "closeness": {k: abs(summary[k] - ref[k]) for k in ref if k in summary} if ref else None,
         "shuffled_video": shuffled_summary,
+        "swapped_video": swapped_summary,
         "audio_quality": quality,
     }
     with atomic_path(report, overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(doc, indent=1, default=float))
-    table = rep.markdown(summary, ref, shuffled_summary)
+    table = rep.markdown(summary, ref, shuffled_summary, swapped_summary)
     if markdown_path is not None:
         with atomic_path(markdown_path, overwrite=overwrite) as tmp:
             tmp.write_text(table)

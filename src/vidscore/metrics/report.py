@@ -177,6 +177,7 @@ def markdown(
     summary: dict[str, float],
     reference: dict[str, float] | None,
     shuffled: dict[str, float] | None = None,
+    swapped: dict[str, float] | None = None,
 ) -> str:
     """A table ready to paste into the README."""
     cols = ["metric", "generated"]
@@ -184,15 +185,18 @@ def markdown(
         cols += ["real (reference)", "abs difference"]
     if shuffled:
         cols += ["shuffled video", "change"]
+    if swapped:
+        cols += ["swapped video", "change"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for k, v in summary.items():
         row = [k, _fmt(v)]
         if reference:
             r = reference.get(k)
             row += [_fmt(r), _fmt(abs(v - r)) if r is not None else ""]
-        if shuffled:
-            s = shuffled.get(k)
-            row += [_fmt(s), _fmt(v - s) if s is not None else ""]
+        for other in (shuffled, swapped):
+            if other:
+                o = other.get(k)
+                row += [_fmt(o), _fmt(v - o) if o is not None else ""]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
@@ -266,10 +270,15 @@ def measure_composition(features, comp, system: str, workdir: Path) -> dict[str,
 
 
 def evaluate_system(
-    system: str, videos: list[Path], *, dependence: bool = False, progress: Progress | None = None
-) -> tuple[list[PieceReport], list[PieceReport]]:
-    """Compose each clip with ``system`` and measure it; with ``dependence`` also from the
-    clip's features shuffled in time."""
+    system: str,
+    videos: list[Path],
+    *,
+    dependence: bool = False,
+    progress: Progress | None = None,
+) -> tuple[list[PieceReport], list[PieceReport], list[PieceReport]]:
+    """Compose each clip with ``system`` and measure it against the clip. With ``dependence``,
+    also compose from the clip's features shuffled in time, and from the next clip's features
+    (swapped), each measured against the real clip."""
     import tempfile
 
     from vidscore.features.analyze import analyze
@@ -277,40 +286,26 @@ def evaluate_system(
     from vidscore.types import Controls
 
     impl = load_system(system)
-    real, fake = [], []
+    feats = []
+    for v in videos:
+        if progress is not None:
+            progress(v.name)
+        feats.append(analyze(v))
+    real, shuffled_reports, swapped_reports = [], [], []
     with tempfile.TemporaryDirectory(prefix="vidscore-eval-") as tmp:
-        for v in videos:
-            if progress is not None:
-                progress(v.name)
-            feats = analyze(v)
-            comp = impl.compose(feats, Controls())
-            real.append(
-                PieceReport(str(v), "composed", measure_composition(feats, comp, system, Path(tmp)))
-            )
+        work = Path(tmp)
+        for i, (v, f) in enumerate(zip(videos, feats, strict=True)):
+            comp = impl.compose(f, Controls())
+            real.append(PieceReport(str(v), "composed", measure_composition(f, comp, system, work)))
             if dependence:
-                comp2 = impl.compose(shuffled(feats), Controls())
-                fake.append(
-                    PieceReport(
-                        str(v),
-                        "composed-shuffled",
-                        measure_composition(feats, comp2, system, Path(tmp)),
-                    )
+                comp = impl.compose(shuffled(f), Controls())
+                shuffled_reports.append(
+                    PieceReport(str(v), "shuffled", measure_composition(f, comp, system, work))
                 )
-    return real, fake
-
-
-def audio_reference_quality(outputs: list[Path], folder: Path, spec: str) -> dict:
-    """FAD / KL of the outputs' sound against the audio files under ``folder``."""
-    from vidscore.metrics.audio import audio_quality, make_embedder
-
-    emb = make_embedder(spec)
-    exts = AUDIO_EXT | VIDEO_EXT
-    refs = sorted(q for q in folder.rglob("*") if q.suffix.lower() in exts)
-    gens = [p for p in outputs if p.suffix.lower() in exts]
-    if not refs or not gens:
-        raise InputError(f"{folder}: FAD needs reference audio and audio or video outputs")
-    return audio_quality(
-        [load_audio(r, emb.sample_rate) for r in refs],
-        [load_audio(g, emb.sample_rate) for g in gens],
-        emb,
-    )
+                if len(videos) > 1:
+                    other = feats[(i + 1) % len(videos)]
+                    comp = impl.compose(other, Controls())
+                    swapped_reports.append(
+                        PieceReport(str(v), "swapped", measure_composition(f, comp, system, work))
+                    )
+    return real, shuffled_reports, swapped_reports
