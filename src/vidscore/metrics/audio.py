@@ -174,8 +174,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         return float("nan")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(np.atleast_2d(s_a) @ np.atleast_2d(s_b), disp=False)
-    covmean = covmean.real
+    covmean = linalg.sqrtm(np.atleast_2d(s_a) @ np.atleast_2d(s_b))
+    covmean = (covmean[0] if isinstance(covmean, tuple) else covmean).real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
 
 
