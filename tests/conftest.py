@@ -34,6 +34,14 @@ def run_cli(*args, env: dict | None = None, timeout: int = 600) -> subprocess.Co
     )
 
 
+def byte_level_chars() -> list[str]:
+    """The GPT-2 / CLIP / RoBERTa byte-to-unicode table: every byte one printable character,
+    so a vocabulary of these plus no merges is a valid (if tiny) BPE tokenizer for tests."""
+    keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    extra = [256 + i for i in range(256 - len(keep))]
+    return [chr(c) for c in keep + extra]
+
+
 def pytest_collection_modifyitems(config, items):
     if not VIDEOS.is_dir():
         skip = pytest.mark.skip(reason=f"{VIDEOS} not found (tests need ../shared)")

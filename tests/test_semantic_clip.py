@@ -13,22 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import CLIPS, run_cli
+from tests.conftest import CLIPS, byte_level_chars, run_cli
 
 pytestmark = pytest.mark.shared
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-
-
-def _byte_chars() -> list[str]:
-    """GPT-2 / CLIP byte-to-unicode table: every byte a printable character."""
-    keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
-    chars, extra = list(keep), 0
-    for b in range(256):
-        if b not in keep:
-            chars.append(256 + extra)
-            extra += 1
-    return [chr(c) for c in chars]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +25,7 @@ def tiny_clip(tmp_path_factory) -> Path:
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
     d = tmp_path_factory.mktemp("tiny-clip")
-    chars = _byte_chars()
+    chars = byte_level_chars()
     vocab = {c: i for i, c in enumerate(chars)}
     vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
     bos, eos = len(vocab), len(vocab) + 1

@@ -14,7 +14,6 @@ The extractor's name and dimension are recorded in the features' ``meta``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -130,23 +129,6 @@ class HandcraftedSemantic:
         }
 
 
-def _resolve_clip(spec: str) -> str:
-    """A local folder, or a hub id found in the local cache; never a download."""
-    if Path(spec).expanduser().is_dir():
-        return str(Path(spec).expanduser())
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError as exc:  # pragma: no cover - transformers depends on huggingface_hub
-        raise ModelLoadError(f"CLIP {spec!r}: not a folder and huggingface_hub is missing") from exc
-    try:
-        return snapshot_download(spec, local_files_only=True)
-    except Exception as exc:
-        raise ModelLoadError(
-            f"CLIP {spec!r}: not a local folder and not in the local hub cache "
-            f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}); vidscore never downloads"
-        ) from exc
-
-
 class ClipSemantic:
     """CLIP image embeddings at ``fps`` and zero-shot probabilities of the six emotions."""
 
@@ -160,17 +142,10 @@ class ClipSemantic:
             raise ModelLoadError(
                 "CLIP features need torch and transformers: pip install 'vidscore[clip]'"
             ) from exc
-        from transformers.utils import logging as hf_logging
+        from vidscore.hub import load_pretrained
 
-        hf_logging.set_verbosity_error()  # keep the CLI's stderr to our own lines
-        hf_logging.disable_progress_bar()
         self._torch = torch
-        path = _resolve_clip(spec)
-        try:
-            self.model = CLIPModel.from_pretrained(path, local_files_only=True).eval()
-            self.processor = CLIPProcessor.from_pretrained(path, local_files_only=True)
-        except Exception as exc:
-            raise ModelLoadError(f"CLIP {spec!r}: cannot load from {path} ({exc})") from exc
+        self.model, self.processor, path = load_pretrained(CLIPModel, CLIPProcessor, spec, "CLIP")
         self.extractor_name = f"clip:{Path(path).name}"
         self.fps = fps
         self.batch = batch

@@ -116,18 +116,10 @@ class ClapEmbedder:
 
     def __init__(self, spec: str) -> None:
         from transformers import ClapModel, ClapProcessor
-        from transformers.utils import logging as hf_logging
 
-        from vidscore.features.semantic import _resolve_clip
+        from vidscore.hub import load_pretrained
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        path = _resolve_clip(spec)
-        try:
-            self.model = ClapModel.from_pretrained(path, local_files_only=True).eval()
-            self.processor = ClapProcessor.from_pretrained(path, local_files_only=True)
-        except Exception as exc:
-            raise ModelLoadError(f"CLAP {spec!r}: cannot load from {path} ({exc})") from exc
+        self.model, self.processor, path = load_pretrained(ClapModel, ClapProcessor, spec, "CLAP")
         self.name = f"clap:{Path(path).name}"
         self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
 
