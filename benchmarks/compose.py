@@ -69,7 +69,7 @@ def shuffled_alignment(path: Path, splices: list[float], seed: int = 0) -> float
     feats = analyze(path)
     rng = np.random.default_rng(seed)
     fake = dataclasses.replace(feats, cuts=sorted(rng.uniform(0, feats.duration, len(feats.cuts))))
-    from vidscore.pipeline import merge_repeats
+    from vidscore.music.chords import merge_repeats
 
     comp = load_system("video2music").compose(fake, Controls())
     changes = np.array([comp.score.seconds(c.start) for c in merge_repeats(comp.score.chords)])

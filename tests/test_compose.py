@@ -125,7 +125,7 @@ def test_shuffled_features_lose_the_cut_alignment(montage):
         feats, cuts=sorted(rng.uniform(0, feats.duration, len(feats.cuts)))
     )
 
-    from vidscore.pipeline import merge_repeats
+    from vidscore.music.chords import merge_repeats
 
     def alignment(f):
         comp = system.compose(f, Controls(seed=0))

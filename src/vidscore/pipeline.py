@@ -19,7 +19,7 @@ import numpy as np
 
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
-from vidscore.music.chords import ChordSpan
+from vidscore.music.chords import merge_repeats
 from vidscore.music.midi import write_midi
 from vidscore.outputs import atomic_path, check_output
 from vidscore.render.synth import SAMPLE_RATE, finish, render_midi, write_wav
@@ -38,17 +38,6 @@ class ComposeResult:
     features: VideoFeatures
     composition: Composition
     outputs: dict[str, Path] = field(default_factory=dict)
-
-
-def merge_repeats(spans: list[ChordSpan]) -> list[ChordSpan]:
-    """One span per chord change: a chord repeated over consecutive slots is one span."""
-    out: list[ChordSpan] = []
-    for c in spans:
-        if out and out[-1].chord == c.chord and abs(out[-1].end - c.start) < 1e-9:
-            out[-1] = ChordSpan(out[-1].start, c.end, c.chord)
-        else:
-            out.append(c)
-    return out
 
 
 def cues(features: VideoFeatures, comp: Composition, system: str, controls: Controls) -> dict:

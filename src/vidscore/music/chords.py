@@ -228,6 +228,17 @@ class ChordSpan:
     chord: Chord
 
 
+def merge_repeats(spans: list[ChordSpan]) -> list[ChordSpan]:
+    """One span per chord change: a chord repeated over adjoining spans becomes one span."""
+    out: list[ChordSpan] = []
+    for c in spans:
+        if out and out[-1].chord == c.chord and abs(out[-1].end - c.start) < 1e-9:
+            out[-1] = ChordSpan(out[-1].start, c.end, c.chord)
+        else:
+            out.append(c)
+    return out
+
+
 def read_chord_lab(path, *, fmt: str = "harte") -> list[ChordSpan]:
     """Read ``start end label`` lines (tab or space separated); errors name the file and line."""
     parse = parse_harte if fmt == "harte" else parse_symmv

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from vidscore.features.plot import EMOTION_COLOURS
+from vidscore.music.chords import merge_repeats
 from vidscore.outputs import atomic_path
 from vidscore.systems.base import Composition
 from vidscore.types import VideoFeatures
@@ -49,7 +50,7 @@ def plot_composition(
         ax_e.axvspan(i, min(i + 1, d), color=EMOTION_COLOURS[e], lw=0)
     ax_e.set_yticks([])
     ax_e.set_ylabel("emotion", rotation=0, ha="right", va="center")
-    for span in score.chords:
+    for span in merge_repeats(score.chords):  # one box per chord change
         a = float(score.seconds(span.start))
         b = min(float(score.seconds(span.end)), d)
         if b <= a:
