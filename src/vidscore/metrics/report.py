@@ -34,6 +34,7 @@ from vidscore.music.chords import parse_harte
 from vidscore.music.descriptors import note_density
 from vidscore.music.midi import read_midi
 from vidscore.outputs import atomic_path
+from vidscore.video.io import read_audio
 
 MIDI_EXT = {".mid", ".midi"}
 AUDIO_EXT = {".wav", ".flac", ".mp3", ".ogg"}
@@ -50,22 +51,11 @@ class PieceReport:
 
 
 def load_audio(path: Path, sr: int = SR) -> np.ndarray:
-    """Mono float32 of a file's first audio stream (PyAV), or InputError."""
-    import av
-
-    try:
-        with av.open(str(path)) as c:
-            if not c.streams.audio:
-                raise InputError(f"{path}: has no sound to evaluate")
-            res = av.AudioResampler(format="flt", layout="mono", rate=sr)
-            chunks = [
-                o.to_ndarray().reshape(-1)
-                for f in c.decode(c.streams.audio[0])
-                for o in res.resample(f)
-            ]
-    except av.FFmpegError as exc:
-        raise InputError(f"{path}: cannot read its sound ({exc})") from exc
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    """Mono float32 of a file's first audio stream, or InputError if it has none or is damaged."""
+    x = read_audio(path, rate=sr, strict=True)
+    if x is None:
+        raise InputError(f"{path}: has no sound to evaluate")
+    return x[0]
 
 
 def siblings(path: Path) -> tuple[Path | None, Path | None]:

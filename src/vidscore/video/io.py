@@ -294,36 +294,56 @@ def decode_all(path: str | os.PathLike) -> int:
     return n
 
 
+def iter_audio(
+    path: str | os.PathLike, *, rate: int, layout: str = "mono", strict: bool = False
+) -> Iterator[np.ndarray]:
+    """The first audio stream, resampled, as ``(channels, samples)`` float32 chunks; nothing if
+    the file has no sound. A damaged stream ends the chunks early, or with ``strict`` raises
+    :class:`CorruptVideoError`. Only one chunk is held at a time."""
+    p = Path(path)
+    with _open(p) as container:
+        if not container.streams.audio:
+            return
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray()
+        except av.FFmpegError as exc:
+            if strict:
+                raise CorruptVideoError(f"{p}: sound stream is corrupt ({_reason(exc)})") from exc
+
+
+def read_audio(
+    path: str | os.PathLike, *, rate: int, layout: str = "mono", strict: bool = False
+) -> np.ndarray | None:
+    """The whole sound as ``(channels, samples)`` float32 (see :func:`iter_audio`); None if the
+    file has none."""
+    chunks = list(iter_audio(path, rate=rate, layout=layout, strict=strict))
+    return np.concatenate(chunks, axis=1) if chunks else None
+
+
 def audio_rms(
     path: str | os.PathLike, *, rate: float = 1.0, sample_rate: int = 16000
 ) -> np.ndarray:
-    """RMS of the first audio stream (mono) in windows of ``1/rate`` s; empty if there is none."""
-    p = Path(path)
+    """RMS of the first audio stream (mono) in windows of ``1/rate`` s; empty if there is none.
+    A damaged audio track only loses the sound-energy cue, not the analysis."""
     hop = round(sample_rate / rate)
     sums: list[float] = []
     counts: list[int] = []
     pos = 0
-    with _open(p) as container:
-        if not container.streams.audio:
-            return np.zeros(0, dtype=np.float32)
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        try:
-            for af in container.decode(stream):
-                for out in resampler.resample(af):
-                    x = out.to_ndarray().reshape(-1).astype(np.float64)
-                    while x.size:
-                        i = pos // hop
-                        take = min(x.size, (i + 1) * hop - pos)
-                        if i >= len(sums):
-                            sums.append(0.0)
-                            counts.append(0)
-                        sums[i] += float(np.sum(x[:take] ** 2))
-                        counts[i] += take
-                        pos += take
-                        x = x[take:]
-        except av.FFmpegError:
-            pass  # a damaged audio track only loses the sound-energy cue, not the analysis
+    for chunk in iter_audio(path, rate=sample_rate):
+        x = chunk.reshape(-1).astype(np.float64)
+        while x.size:
+            i = pos // hop
+            take = min(x.size, (i + 1) * hop - pos)
+            if i >= len(sums):
+                sums.append(0.0)
+                counts.append(0)
+            sums[i] += float(np.sum(x[:take] ** 2))
+            counts[i] += take
+            pos += take
+            x = x[take:]
     if not sums:
         return np.zeros(0, dtype=np.float32)
     return np.sqrt(np.asarray(sums) / np.maximum(np.asarray(counts), 1)).astype(np.float32)

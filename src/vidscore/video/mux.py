@@ -17,30 +17,21 @@ import numpy as np
 
 from vidscore.errors import OutputError
 from vidscore.outputs import atomic_path
-from vidscore.video.io import probe
+from vidscore.video.io import probe, read_audio
 
 MIX_RATE = 48000
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
 def _original_audio(path: Path, n: int) -> np.ndarray | None:
-    """The clip's first audio stream as ``(n, 2)`` float32 at MIX_RATE, or None."""
-    with av.open(str(path)) as c:
-        if not c.streams.audio:
-            return None
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=MIX_RATE)
-        chunks = []
-        try:
-            for frame in c.decode(c.streams.audio[0]):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-        except av.FFmpegError:
-            pass  # keep what decoded; a damaged sound track must not stop the music
-    if not chunks:
+    """The clip's own sound as ``(n, 2)`` float32 at MIX_RATE, or None; a damaged sound track
+    keeps what decoded (it must not stop the music)."""
+    x = read_audio(path, rate=MIX_RATE, layout="stereo")
+    if x is None:
         return None
-    x = np.concatenate(chunks, axis=1).T
     y = np.zeros((n, 2), dtype=np.float32)
-    y[: min(n, len(x))] = x[:n]
+    m = min(n, x.shape[1])
+    y[:m] = x[:, :m].T
     return y
 
 
