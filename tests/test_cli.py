@@ -83,6 +83,21 @@ def test_four_k_clip_is_analyzed(tmp_path):
     assert json.loads((tmp_path / "uhd.json").read_text())["info"]["width"] == 3840
 
 
+def _encode(path: Path, codec: str, frames: list[np.ndarray], options: dict | None = None) -> None:
+    """Write RGB ``frames`` at 25 fps with ``codec`` (pixel format yuv420p)."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w", options=options or {}) as o:
+        s = o.add_stream(codec, rate=25)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, "rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                o.mux(p)
+        for p in s.encode():
+            o.mux(p)
+
+
 def _bad_inputs(d: Path) -> dict[str, tuple[Path, str]]:
     bikes = CLIPS["bikes"].read_bytes()
     (d / "text.mp4").write_text("this is not a video\n")
@@ -95,17 +110,9 @@ def _bad_inputs(d: Path) -> dict[str, tuple[Path, str]]:
     (d / "image.mp4").write_bytes(png.tobytes())
     # a truncated stream whose index survives (moov first): frames stop early
     fast = d / "fast.mp4"
-    with av.open(str(fast), "w", options={"movflags": "faststart"}) as o:
-        s = o.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 160, 90, "yuv420p"
-        rng = np.random.default_rng(0)
-        for i in range(100):
-            f = av.VideoFrame.from_ndarray(rng.integers(0, 256, (90, 160, 3), np.uint8), "rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
+    rng = np.random.default_rng(0)
+    noise = [rng.integers(0, 256, (90, 160, 3), np.uint8) for _ in range(100)]
+    _encode(fast, "libx264", noise, options={"movflags": "faststart"})
     data = fast.read_bytes()
     (d / "truncated.mp4").write_bytes(data[: len(data) // 3])
     with av.open(str(d / "audio.m4a"), "w", format="mp4") as o:
@@ -120,23 +127,8 @@ def _bad_inputs(d: Path) -> dict[str, tuple[Path, str]]:
                 o.mux(p)
         for p in s.encode():
             o.mux(p)
-    with av.open(str(d / "one_frame.mp4"), "w") as o:
-        s = o.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), "rgb24")):
-            o.mux(p)
-        for p in s.encode():
-            o.mux(p)
-    with av.open(str(d / "huge.mkv"), "w") as o:
-        s = o.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = 8200, 16, "yuv420p"
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(np.zeros((16, 8200, 3), np.uint8), "rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                o.mux(p)
-        for p in s.encode():
-            o.mux(p)
+    _encode(d / "one_frame.mp4", "libx264", [np.zeros((48, 64, 3), np.uint8)])
+    _encode(d / "huge.mkv", "ffv1", [np.zeros((16, 8200, 3), np.uint8)] * 3)
     return {
         "missing": (d / "nope.mp4", "no such file"),
         "directory": (d, "is a directory"),
