@@ -255,7 +255,7 @@ def pairs_from_folder(folder: str | os.PathLike, progress=None):
     ``NAME.mp4`` is its music, else the clip's own sound."""
     from vidscore.errors import InputError
     from vidscore.features.analyze import analyze
-    from vidscore.metrics.report import VIDEO_EXT, load_audio
+    from vidscore.metrics.report import SR, VIDEO_EXT, load_audio
 
     root = Path(folder)
     clips = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXT)
@@ -269,5 +269,5 @@ def pairs_from_folder(folder: str | os.PathLike, progress=None):
         y = load_audio(wav if wav.is_file() else clip)
         names.append(clip.stem)
         videos.append(video_segments(analyze(clip)))
-        music.append(music_segments(y, 22050))
+        music.append(music_segments(y, SR))
     return names, videos, music
