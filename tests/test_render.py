@@ -11,9 +11,10 @@ import pytest
 from tests.conftest import CLIPS
 from vidscore.music.chords import Chord, parse_harte
 from vidscore.music.midi import write_midi
-from vidscore.render.arrange import PRESETS, arrange, chord_changes, upper_voicing
 from vidscore.render.synth import SAMPLE_RATE, finish, render_midi
-from vidscore.render.timing import plan
+from vidscore.soundtrack import Timeline
+from vidscore.systems.common.arrange import PRESETS, arrange, upper_voicing
+from vidscore.systems.common.timeplan import plan
 from vidscore.video.io import probe
 from vidscore.video.mux import mix, mux
 
@@ -22,8 +23,9 @@ pytestmark = pytest.mark.shared
 
 def test_plan_puts_a_slot_boundary_and_downbeat_on_every_reachable_cut():
     cuts = list(np.cumsum([2.4, 3.1, 4.0, 2.2, 3.6, 2.8, 5.0, 2.5]))[:-1]
-    slots, aligned = plan(30.0, cuts, 110)
-    assert aligned == cuts
+    tp = plan(30.0, cuts, 110)
+    slots = tp.slots
+    assert tp.aligned_cuts == cuts
     starts = {round(s.start, 6): s for s in slots}
     for c in cuts:
         s = starts[round(c, 6)]
@@ -35,11 +37,21 @@ def test_plan_puts_a_slot_boundary_and_downbeat_on_every_reachable_cut():
 
 
 def test_plan_skips_cuts_it_cannot_reach():
-    _slots, aligned = plan(10.0, [0.2, 4.0, 4.3, 9.9], 120)
+    aligned = plan(10.0, [0.2, 4.0, 4.3, 9.9], 120).aligned_cuts
     # 0.2 is too close to the start, 9.9 to the end; of 4.0 and 4.3 (too close to both be
     # reached) the one opening the long scene wins
     assert aligned == [4.3]
-    assert plan(10.0, [4.0], 120)[1] == [4.0]
+    assert plan(10.0, [4.0], 120).aligned_cuts == [4.0]
+
+
+def test_a_marker_outweighs_the_cuts_near_it():
+    # the marker at 4.2 and the cut at 4.0 cannot both be reached: the marker wins; a marker
+    # is an anchor (bar line, chord change) but not a cut
+    tp = plan(10.0, [4.0, 7.0], 120, markers=(4.2,))
+    assert tp.anchors == [4.2, 7.0] and tp.aligned_cuts == [7.0]
+    slot = next(s for s in tp.slots if abs(s.start - 4.2) < 1e-9)
+    assert slot.downbeat and slot.at_cut
+    assert plan(10.0, [4.0, 7.0], 120).anchors == [4.0, 7.0]
 
 
 def test_voice_leading_moves_little():
@@ -54,7 +66,7 @@ def test_voice_leading_moves_little():
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_arrangement_follows_density_and_resolves(preset):
-    slots, _ = plan(12.0, [4.0, 8.0], 120)
+    slots = plan(12.0, [4.0, 8.0], 120).slots
     chords = [
         parse_harte(x)
         for x in ["C", "A:min", "F", "G", "C", "E:min", "F", "G:7", "C", "A:min", "D:min", "G"]
@@ -78,7 +90,9 @@ def test_arrangement_follows_density_and_resolves(preset):
     assert [t.name for t in sparse.tracks] == list(PRESETS[preset])
     assert len(busy.track("piano").notes) > 2 * len(sparse.track("piano").notes)
     assert sparse.chords[-1].chord == Chord(0, "maj")
-    changes = chord_changes(busy)
+    changes = Timeline.from_score(
+        busy, duration=12.0, downbeats=[], aligned_cuts=[4.0, 8.0]
+    ).chord_changes()
     assert any(abs(c - 4.0) < 1e-6 for c in changes) and any(abs(c - 8.0) < 1e-6 for c in changes)
     loud = arrange(
         slots,
@@ -94,7 +108,7 @@ def test_arrangement_follows_density_and_resolves(preset):
 
 
 def test_synth_renders_sound(tmp_path):
-    slots, _ = plan(4.0, [], 120)
+    slots = plan(4.0, [], 120).slots
     score = arrange(
         slots,
         [parse_harte("C")] * len(slots),

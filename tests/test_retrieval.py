@@ -66,8 +66,15 @@ def test_train_vmcp_command_on_clips(tmp_path):
         write_wav(0.3 * np.sin(2 * np.pi * (220 + 60 * i) * t), data / f"c{i}.wav", sample_rate=sr)
     r = run_cli("train", "vmcp", "--data", data, "--out", tmp_path / "w", "--epochs", "3")
     assert r.returncode == 0, r.stderr
-    metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
-    assert metrics["pairs"] == 5 and 1 <= metrics["vmcp"]["AR"] <= metrics["vmcp"]["candidates"]
+    manifest = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    assert manifest["system"] == "vmcp" and manifest["metrics"]["pairs"] == 5
+    from vidscore.errors import ModelLoadError
     from vidscore.metrics.retrieval import load
 
     assert load(tmp_path / "w").cfg.music_dim == 130
+    again = run_cli("train", "vmcp", "--data", data, "--out", tmp_path / "w", "--epochs", "3")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    weights = tmp_path / "w" / "vmcp.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b" ")
+    with pytest.raises(ModelLoadError, match="sha256"):
+        load(tmp_path / "w")

@@ -14,13 +14,8 @@ from vidscore.systems.video2music.loss import (  # noqa: E402
     affective_targets,
     emotion_table,
 )
-from vidscore.systems.video2music.model import (  # noqa: E402
-    AMT,
-    AMTConfig,
-    DescriptorGRU,
-    RelativeSelfAttention,
-    skew,
-)
+from vidscore.modules.attention import RelativeSelfAttention, skew  # noqa: E402
+from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU  # noqa: E402
 from vidscore.types import EMOTIONS  # noqa: E402
 
 
@@ -118,19 +113,25 @@ def test_descriptor_gru_shapes():
 
 
 def test_generation_in_windows_covers_any_length():
-    from vidscore.systems.video2music.system import generate, load_weights
+    from vidscore.systems.video2music.inference import load_models, sample_chords
+    from vidscore.systems.video2music.system import WEIGHTS
 
-    amt, _ = load_weights()
+    amt, _ = load_models(WEIGHTS)
     n = 70
     cond = torch.zeros(n, 8).numpy()
     cond[:, 2 + 5] = 1.0  # neutral
     at_cut = [i % 9 == 0 and i > 0 for i in range(n)]
-    chords = generate(amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4)
+    opts = dict(temperature=1.0, top_p=0.9, max_repeat=4, affect_strength=1.0)
+    chords = sample_chords(
+        amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4, **opts
+    )
     assert len(chords) == n and all(c.root is not None for c in chords)
     for i in range(1, n):
         if at_cut[i]:
             assert chords[i] != chords[i - 1]
-    again = generate(amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4)
+        if i >= 4:  # no chord held for more than max_repeat slots
+            assert len({*chords[i - 4 : i + 1]}) > 1
+    again = sample_chords(amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4, **opts)
     assert chords == again
 
 
@@ -138,13 +139,14 @@ def test_weights_hash_is_checked(tmp_path):
     import shutil
 
     from vidscore.errors import ModelLoadError
-    from vidscore.systems.video2music.system import WEIGHTS, load_weights
+    from vidscore.systems.video2music.inference import load_models
+    from vidscore.systems.video2music.system import WEIGHTS
 
-    for name in ("amt.safetensors", "bigru.safetensors", "metrics.json"):
+    for name in ("amt.safetensors", "bigru.safetensors", "manifest.json"):
         shutil.copy(WEIGHTS / name, tmp_path / name)
-    load_weights(tmp_path)
+    load_models(tmp_path)
     data = bytearray((tmp_path / "amt.safetensors").read_bytes())
     data[-1] ^= 1
     (tmp_path / "amt.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match="sha256"):
-        load_weights(tmp_path)
+        load_models(tmp_path)

@@ -14,45 +14,81 @@ from tests.test_datasets import _write_muvisync
 pytestmark = pytest.mark.shared
 
 
+def train_cli(out, *extra, launcher=("-m", "vidscore")) -> subprocess.CompletedProcess:
+    """``vidscore train video2music`` on the first 12 POP909 songs, one epoch each model."""
+    args = [sys.executable, *launcher, "train", "video2music", "--data", SHARED / "data" / "POP909"]
+    args += ["--out", out, "--epochs", "1", "--gru-epochs", "1", "--limit", "12", *extra]
+    return subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=600)
+
+
 def test_train_on_pop909_writes_loadable_weights_and_a_card(tmp_path):
     out = tmp_path / "w"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vidscore",
-            "train",
-            "video2music",
-            "--data",
-            SHARED / "data" / "POP909",
-            "--out",
-            out,
-            "--epochs",
-            "1",
-            "--gru-epochs",
-            "1",
-            "--limit",
-            "12",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    r = train_cli(out)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "manifest.json").read_text())
+    assert set(meta["metrics"]) == {"amt", "amt_no_video", "bigru", "pieces", "held_out"}
+    card = (out / "CARD.md").read_text()
+    assert "POP909" in card and "--limit 12" in card and meta["files"]["amt.safetensors"] in card
+    assert str(SHARED.resolve()) not in card  # no machine path in the command
+    from vidscore.systems.video2music.inference import load_models
+
+    amt, gru = load_models(out)
+    assert amt.cfg.semantic_dim == 0 and gru.head.out_features == 2
+    params = sum(p.numel() for p in amt.parameters())
+    assert f"{params:,}" in card  # the card states the size of the model it describes
+    assert not (out / ".resume").exists()  # the resume state goes once the weights are written
+    before = (out / "amt.safetensors").read_bytes()
+    again = train_cli(out)  # existing weights are refused before any work
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert (out / "amt.safetensors").read_bytes() == before
+
+
+def test_compose_with_weights_the_user_trained(tmp_path, small_clip):
+    from tests.conftest import run_cli
+
+    out = tmp_path / "w"
+    assert train_cli(out).returncode == 0
+    r = run_cli(
+        "compose",
+        small_clip,
+        "-o",
+        tmp_path / "a.mp4",
+        "--weights",
+        out,
+        "--cues",
+        tmp_path / "a.json",
     )
     assert r.returncode == 0, r.stderr
-    meta = json.loads((out / "metrics.json").read_text())
-    assert set(meta["metrics"]) == {"amt", "baseline_no_video", "bigru", "pieces"}
-    assert 0 <= meta["metrics"]["amt"]["hits@1"] <= meta["metrics"]["amt"]["hits@5"] <= 1
-    card = (out / "CARD.md").read_text()
-    assert "POP909" in card and "--limit 12" in card and meta["sha256"]["amt.safetensors"] in card
-    from vidscore.systems.video2music.system import load_weights
+    shipped = run_cli(
+        "compose", small_clip, "-o", tmp_path / "b.mp4", "--cues", tmp_path / "b.json"
+    )
+    assert shipped.returncode == 0, shipped.stderr
+    chords = [json.loads((tmp_path / f"{n}.json").read_text())["chords"] for n in "ab"]
+    assert chords[0] != chords[1]  # a one-epoch model does not write the shipped chords
+    r = run_cli("compose", small_clip, "-o", tmp_path / "c.mp4", "--weights", tmp_path)
+    assert r.returncode == 2 and "manifest" in r.stderr
 
-    amt, gru = load_weights(out)
-    assert amt.cfg.semantic_dim == 0 and gru.head.out_features == 2
+
+def test_two_process_ddp_training_on_cpu(tmp_path):
+    """torchrun with two CPU processes (gloo): one set of weights, written once, that loads."""
+    out = tmp_path / "w"
+    # --standalone: a local rendezvous on a free port
+    launcher = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2")
+    launcher += ("-m", "vidscore")
+    r = train_cli(out, "--device", "cpu", launcher=launcher)
+    assert r.returncode == 0, r.stderr[-3000:]
+    meta = json.loads((out / "manifest.json").read_text())
+    assert meta["train"]["world_size"] == 2
+    from vidscore.systems.video2music.inference import load_models
+
+    amt, _ = load_models(out)
+    assert amt.cfg.semantic_dim == 0
 
 
 def test_train_on_muvisync_layout(tmp_path):
+    from vidscore.systems.common.trainer import TrainConfig
     from vidscore.systems.video2music.model import AMTConfig
-    from vidscore.systems.video2music.train import TrainConfig, run
+    from vidscore.systems.video2music.train import Video2MusicTraining, run
 
     root = tmp_path / "muvi"
     _write_muvisync(root, ["001", "002", "003"])
@@ -63,8 +99,23 @@ def test_train_on_muvisync_layout(tmp_path):
         root,
         tmp_path / "w",
         model_cfg=AMTConfig(d_model=32, n_heads=4, d_ff=64),
-        cfg=TrainConfig(epochs=1, gru_epochs=1, batch_size=2),
+        cfg=TrainConfig(epochs=1, batch_size=2),
+        opts=Video2MusicTraining(gru_epochs=1),
     )
     assert metrics["pieces"] == {"train": 2, "val": 0, "test": 1}
-    cfg = json.loads((tmp_path / "w" / "metrics.json").read_text())["model"]
+    cfg = json.loads((tmp_path / "w" / "manifest.json").read_text())["model"]
     assert cfg["semantic_dim"] == 8  # MuVi-Sync's semantic features are used
+
+
+def test_muvisync_rows_use_the_inference_motion_mapping(tmp_path):
+    from vidscore.data.muvisync import MuViSync
+    from vidscore.systems.common.plan import motion_activity
+    from vidscore.systems.video2music.data import muvisync_sequences
+
+    root = tmp_path / "muvi"
+    _write_muvisync(root, ["001"])
+    item = MuViSync(root).items("train")[0]
+    seq = next(s for split in muvisync_sequences(root).values() for s in split)
+    n = len(seq.chords)
+    # column -7 is motion: the same mapping compose applies to a clip's motion
+    assert seq.cond[:, -7] == pytest.approx(motion_activity(item.motion[:n]))

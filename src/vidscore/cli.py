@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from vidscore import __version__
 from vidscore.errors import UsageError, VidscoreError
+from vidscore.types import Controls
 
 app = typer.Typer(
     help="Compose background music that follows a video. Start with `vidscore analyze CLIP`.",
@@ -209,7 +210,16 @@ def compose(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Clip with music (.mp4/.mov/.mkv).")
     ],
-    system: Annotated[str, typer.Option("--system", help="Which system composes.")] = "video2music",
+    system: Annotated[
+        str, typer.Option("--system", help="Which system composes (see `vidscore systems`).")
+    ] = "video2music",
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="Weights folder from `vidscore train`.")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="A system parameter, name=value (repeatable)."),
+    ] = None,
     emotion: Annotated[str | None, typer.Option("--emotion", help="Force an emotion.")] = None,
     key: Annotated[str | None, typer.Option("--key", help="Key, e.g. 'D minor'.")] = None,
     tempo: Annotated[
@@ -219,16 +229,14 @@ def compose(
         str | None, typer.Option("--instruments", help="piano, strings or band.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    temperature: Annotated[float, typer.Option("--temperature")] = 0.9,
-    top_p: Annotated[float, typer.Option("--top-p")] = 0.85,
-    affect_strength: Annotated[
-        float,
-        typer.Option("--affect-strength", help="Pull of the emotion on chord qualities (0: none)."),
-    ] = 1.0,
+    markers: Annotated[
+        str | None,
+        typer.Option("--markers", help="Seconds where a section must start, e.g. 4.5,12."),
+    ] = None,
     midi: Annotated[Path | None, typer.Option("--midi", help="Also write the MIDI.")] = None,
     wav: Annotated[Path | None, typer.Option("--wav", help="Also write the music as WAV.")] = None,
     cues: Annotated[Path | None, typer.Option("--cues", help="Cues JSON.")] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Chords-against-cuts PNG.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Timeline-against-cuts PNG.")] = None,
     soundfont: Annotated[Path | None, typer.Option("--soundfont", help="A .sf2 file.")] = None,
     synth: Annotated[
         str, typer.Option("--synth", help="auto, fluidsynth or midirenderer.")
@@ -245,21 +253,8 @@ def compose(
 ) -> None:
     """Compose music for a clip and write the clip with it."""
     from vidscore.pipeline import compose as run
-    from vidscore.types import Controls
 
-    try:
-        controls = Controls(
-            emotion=emotion,
-            key=key,
-            tempo=tempo,
-            instruments=instruments,
-            seed=seed,
-            temperature=temperature,
-            top_p=top_p,
-            affect_strength=affect_strength,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    controls = _controls(emotion, key, tempo, instruments, seed, markers)
     if not -60 <= original_gain <= 12:
         raise UsageError("--original-gain: -60 to 12 dB")
     with _progress() as bar:
@@ -274,6 +269,8 @@ def compose(
             video,
             output,
             system=system,
+            weights=weights,
+            params=list(param or []),
             controls=controls,
             midi=midi,
             wav=wav,
@@ -286,14 +283,54 @@ def compose(
             overwrite=overwrite,
             stage=stage,
         )
-    comp = result.composition
+    st = result.soundtrack
+    tl = st.timeline
+    choices = ", ".join(x for x in (st.key, f"{tl.tempo_bpm:.0f} BPM", st.instruments) if x)
     out.print(
-        f"{video.name}: {result.features.duration:.1f} s, {comp.key}, "
-        f"{comp.tempo_bpm:.0f} BPM, {comp.preset}, "
-        f"{len(comp.aligned_cuts)}/{len(result.features.cuts)} cuts on chord changes"
+        f"{video.name}: {result.features.duration:.1f} s, {result.system}, {choices}, "
+        f"{len(tl.aligned_cuts)}/{len(result.features.cuts)} cuts on bar lines"
     )
     for kind, path in result.outputs.items():
         out.print(f"  {kind}: {path}")
+
+
+def _controls(emotion, key, tempo, instruments, seed, markers) -> Controls:
+    """The user's controls, or one UsageError line."""
+    try:
+        times = tuple(float(m) for m in markers.split(",") if m.strip()) if markers else ()
+    except ValueError as exc:
+        raise UsageError(f"--markers {markers!r}: seconds separated by commas") from exc
+    try:
+        return Controls(
+            emotion=emotion,
+            key=key,
+            tempo=tempo,
+            instruments=instruments,
+            seed=seed,
+            markers=times,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+@app.command()
+def systems() -> None:
+    """List the systems, their weights and their generation parameters."""
+    from vidscore.systems.base import param_info, registered, system_class
+
+    for name in registered():
+        cls = system_class(name)
+        out.print(f"[bold]{name}[/bold]: {cls.summary}", highlight=False)
+        out.print(f"  output: {cls.output}; weights: {cls.weights_status()}", highlight=False)
+        params = param_info(cls.Params)
+        if not params:
+            out.print("  parameters: none", highlight=False)
+        for p in params:
+            out.print(
+                f"  --param {p.name}={p.default!r}  ({p.type}) {p.help}",
+                markup=False,
+                highlight=False,
+            )
 
 
 @app.command()
@@ -312,6 +349,12 @@ def evaluate(
         list[Path] | None, typer.Option("--videos", help="Clips (for WAV, or --system).")
     ] = None,
     system: Annotated[str | None, typer.Option("--system", help="Compose, then evaluate.")] = None,
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="With --system: a trained weights folder.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="With --system: name=value (repeatable).")
+    ] = None,
     dependence: Annotated[
         bool, typer.Option("--dependence", help="Also from shuffled features.")
     ] = False,
@@ -328,19 +371,16 @@ def evaluate(
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
 ) -> None:
     """Measure outputs with the four papers' metrics (or compose with --system, then measure)."""
-    from vidscore.metrics import report as rep
-    from vidscore.outputs import atomic_path, check_output
+    from vidscore import evaluation as ev
 
-    for p in (report, markdown_path, plot_path):
-        if p is not None:
-            check_output(p, overwrite=overwrite)
-    clips: list[Path] = []
-    for v in videos or []:
-        clips += (
-            sorted(q for q in v.iterdir() if q.suffix.lower() in rep.VIDEO_EXT)
-            if v.is_dir()
-            else [v]
-        )
+    if system is not None and outputs:
+        raise UsageError("give outputs or --system with --videos, not both")
+    if system is None and not outputs:
+        raise UsageError("give outputs to evaluate, or --system NAME --videos DIR")
+    if system is None and (dependence or weights or param):
+        raise UsageError("--dependence, --weights and --param need --system")
+    if system is not None and audio_reference is not None:
+        raise UsageError("--audio-reference measures output files, not --system runs")
     with _progress() as bar:
         task = bar.add_task("evaluating", total=None, what="")
 
@@ -348,51 +388,24 @@ def evaluate(
             bar.update(task, what=name)
             bar.advance(task)
 
-        shuffled_reports: list = []
-        swapped_reports: list = []
-        if system is not None:
-            if outputs:
-                raise UsageError("give outputs or --system with --videos, not both")
-            if not clips:
-                raise UsageError("--system needs --videos")
-            pieces, shuffled_reports, swapped_reports = rep.evaluate_system(
-                system, clips, dependence=dependence, progress=step
-            )
-        else:
-            if not outputs:
-                raise UsageError("give outputs to evaluate, or --system NAME --videos DIR")
-            if dependence:
-                raise UsageError("--dependence needs --system (it composes from shuffled video)")
-            pieces = rep.evaluate_files(list(outputs), videos=clips or None, progress=step)
-        ref = rep.reference_values(reference, reference_limit) if reference else None
-        quality = None
-        if audio_reference is not None:
-            if not outputs:
-                raise UsageError("--audio-reference measures output files, not --system runs")
-            quality = rep.audio_reference_quality(list(outputs), audio_reference, embedder)
-    summary = rep.summarize(pieces)
-    if quality is not None:
-        summary.update({k: v for k, v in quality.items() if k in ("FAD", "KL")})
-    shuffled_summary = rep.summarize(shuffled_reports) if shuffled_reports else None
-    swapped_summary = rep.summarize(swapped_reports) if swapped_reports else None
-    doc = {
-        "pieces": [p.__dict__ for p in pieces],
-        "summary": summary,
-        "reference": ref,
-        "closeness": {k: abs(summary[k] - ref[k]) for k in ref if k in summary} if ref else None,
-        "shuffled_video": shuffled_summary,
-        "swapped_video": swapped_summary,
-        "audio_quality": quality,
-    }
-    with atomic_path(report, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, default=float))
-    table = rep.markdown(summary, ref, shuffled_summary, swapped_summary)
-    if markdown_path is not None:
-        with atomic_path(markdown_path, overwrite=overwrite) as tmp:
-            tmp.write_text(table)
-    if plot_path is not None:
-        rep.plot(summary, ref, plot_path, overwrite=overwrite)
-    out.print(table, markup=False, highlight=False)
+        result = ev.evaluate(
+            outputs=list(outputs or []),
+            videos=ev.expand_videos(list(videos or [])),
+            system=system,
+            weights=weights,
+            params=list(param or []),
+            dependence=dependence,
+            reference=reference,
+            reference_limit=reference_limit,
+            audio_reference=audio_reference,
+            embedder=embedder,
+            report=report,
+            markdown_path=markdown_path,
+            plot_path=plot_path,
+            overwrite=overwrite,
+            progress=step,
+        )
+    out.print(result.table, markup=False, highlight=False)
     out.print(f"wrote {report}")
 
 
@@ -407,37 +420,57 @@ def train_video2music(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     size: Annotated[str, typer.Option("--size", help="small or full.")] = "small",
     limit: Annotated[int, typer.Option("--limit", help="Use only the first N pieces.")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace weights already in --out.")
+    ] = False,
 ) -> None:
-    """Train the AMT (affective loss) and the biGRU; write safetensors weights and a card."""
-    import shlex
+    """Train the AMT (affective loss) and the biGRU; write safetensors weights and a card.
 
+    Several GPUs or machines: `torchrun --nproc_per_node N -m vidscore train video2music ...`.
+    An interrupted run continues where it stopped when run again with the same options.
+    """
+    from vidscore.systems.common.card import command_line
+    from vidscore.systems.common.trainer import TrainConfig
     from vidscore.systems.video2music.model import AMTConfig
-    from vidscore.systems.video2music.train import TrainConfig, run
+    from vidscore.systems.video2music.train import Video2MusicTraining, run
 
     if size not in ("small", "full"):
         raise UsageError("--size: small or full")
-    if epochs < 1 or gru_epochs < 1 or batch_size < 1 or lr <= 0:
-        raise UsageError("--epochs, --gru-epochs, --batch-size must be >= 1 and --lr > 0")
-    cfg = TrainConfig(
-        epochs=epochs, gru_epochs=gru_epochs, batch_size=batch_size, lr=lr, seed=seed, limit=limit
-    )
+    try:
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+        opts = Video2MusicTraining(gru_epochs=gru_epochs, limit=max(0, limit))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     model_cfg = AMTConfig.small() if size == "small" else AMTConfig.full()
-    command = "vidscore " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress() as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, epoch: int, total: int, loss: float) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(f"training {stage}", total=total, what="")
-            bar.update(tasks[stage], completed=epoch, what=f"loss {loss:.4f}")
-            if not err.is_terminal:
-                err.print(f"{stage} epoch {epoch}/{total} loss {loss:.4f}", highlight=False)
-
         metrics = run(
-            data, out_dir, model_cfg=model_cfg, cfg=cfg, command=command, progress=progress
+            data,
+            out_dir,
+            model_cfg=model_cfg,
+            cfg=cfg,
+            opts=opts,
+            command=command_line(sys.argv[1:]),
+            progress=_epoch_progress(bar),
+            overwrite=overwrite,
         )
-    out.print(json.dumps(metrics, indent=1))
-    out.print(f"wrote {out_dir}/amt.safetensors, bigru.safetensors, CARD.md")
+    if metrics is not None:
+        out.print(json.dumps(metrics, indent=1))
+        out.print(f"wrote {out_dir}: amt.safetensors, bigru.safetensors, manifest.json, CARD.md")
+
+
+def _epoch_progress(bar: Progress):
+    """A trainer progress callback: one bar per model (and a log line when not on a terminal)."""
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, epoch: int, total: int, loss: float) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(f"training {stage}", total=total, what="")
+        bar.update(tasks[stage], completed=epoch, what=f"loss {loss:.4f}")
+        if not err.is_terminal:
+            err.print(f"{stage} epoch {epoch}/{total} loss {loss:.4f}", highlight=False)
+
+    return progress
 
 
 @train_app.command("vmcp")
@@ -446,37 +479,27 @@ def train_vmcp(
     out_dir: Annotated[Path, typer.Option("--out", help="Where to write vmcp.safetensors.")],
     epochs: Annotated[int, typer.Option("--epochs")] = 60,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace weights already in --out.")
+    ] = False,
 ) -> None:
     """Train V-MusProd's video-music contrastive model (for the VMCP metric)."""
-    from vidscore.data.splits import split_of
-    from vidscore.metrics import retrieval
+    from vidscore.evaluation import train_vmcp as run
 
-    if not data.is_dir():
-        raise UsageError(f"--data {data}: not a folder")
+    if epochs < 1:
+        raise UsageError("--epochs must be >= 1")
     with _progress() as bar:
         task = bar.add_task("features", total=None, what="")
-        names, videos, music = retrieval.pairs_from_folder(
-            data, progress=lambda n: bar.update(task, what=n, advance=1)
+        metrics = run(
+            data,
+            out_dir,
+            epochs=epochs,
+            seed=seed,
+            overwrite=overwrite,
+            progress=lambda n: bar.update(task, what=n, advance=1),
         )
-    test = [i for i, n in enumerate(names) if split_of(f"vmcp/{n}") == "test"]
-    train_idx = [i for i in range(len(names)) if i not in test] or list(range(len(names)))
-    model = retrieval.train(
-        [videos[i] for i in train_idx], [music[i] for i in train_idx], epochs=epochs, seed=seed
-    )
-    retrieval.save(model, out_dir)
-    held = test if len(test) >= 2 else train_idx
-    v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
-    m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
-    metrics = {
-        "pairs": len(names),
-        "train": len(train_idx),
-        "evaluated": len(held),
-        "evaluated_on": "test split" if held is test else "training pairs (too few)",
-        "vmcp": retrieval.vmcp(m, v),
-        "diffbgm_precision": retrieval.precision_at_k(m, v),
-    }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     out.print(json.dumps(metrics, indent=1))
+    out.print(f"wrote {out_dir}: vmcp.safetensors, manifest.json")
 
 
 @data_app.command("annotate")

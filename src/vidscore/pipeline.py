@@ -1,130 +1,91 @@
 """``compose()``: the only place that knows the whole order of the stages.
 
-probe -> analyze -> system.compose (chords on cuts, arrangement) -> MIDI -> audio (SoundFont)
--> mux into the clip, plus the optional MIDI, WAV, cues JSON and plot. Every output path is
-checked before any work starts, and each is written atomically.
+probe -> analyze (the series the system needs) -> system.compose -> Soundtrack -> render (a score
+through a SoundFont; audio as it is) -> mux into the clip, plus the optional MIDI, WAV, cues
+JSON and plot. Every option and output path is checked before any work starts, each output is
+written atomically, and the system (torch, weights) loads in a thread while the clip is analysed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
+from vidscore.cues import cues
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
-from vidscore.music.chords import merge_repeats
 from vidscore.music.midi import write_midi
 from vidscore.outputs import atomic_path, check_output
-from vidscore.render.synth import SAMPLE_RATE, finish, render_midi, write_wav
-from vidscore.systems.base import Composition, load_system
-from vidscore.types import EMOTIONS, Controls, VideoFeatures
+from vidscore.render.soundtrack import render
+from vidscore.render.synth import BACKENDS, SAMPLE_RATE, find_soundfont, write_wav
+from vidscore.soundtrack import Soundtrack
+from vidscore.systems.base import DEFAULT_SYSTEM, System, parse_params, system_class
+from vidscore.types import Controls, VideoFeatures
 from vidscore.video.io import probe
-from vidscore.video.mux import mux
+from vidscore.video.mux import check_container, mux
 
 #: stage(name, done, total): progress of the current stage
 Stage = Callable[[str, float, float], None]
+#: series the compose plot draws besides what the system reads
+PLOT_NEEDS = frozenset({"motion", "emotion"})
 
 
 @dataclass
 class ComposeResult:
     output: Path
+    system: str
     features: VideoFeatures
-    composition: Composition
+    soundtrack: Soundtrack
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
-def cues(features: VideoFeatures, comp: Composition, system: str, controls: Controls) -> dict:
-    """The cues JSON: tempo map, chords (seconds), cuts, per-second emotion, choices made."""
-    score = comp.score
-    emo = features["emotion"].values
-    return {
-        "format": "vidscore.cues/1",
-        "duration": features.duration,
-        "system": system,
-        "key": comp.key,
-        "instruments": comp.preset,
-        "seed": controls.seed,
-        "tempo_bpm": comp.tempo_bpm,
-        "tempo_map": [
-            {"time": round(float(score.seconds(b)), 4), "beat": b, "bpm": round(t, 3)}
-            for b, t in score.tempos
-        ],
-        "chords": [
-            {
-                "start": round(float(score.seconds(c.start)), 4),
-                "end": round(min(float(score.seconds(c.end)), features.duration), 4),
-                "symbol": c.chord.harte(),
-            }
-            for c in merge_repeats(score.chords)
-        ],
-        "downbeats": [round(s.start, 4) for s in comp.slots if s.downbeat],
-        "cuts": [round(c, 4) for c in features.cuts],
-        "aligned_cuts": [round(c, 4) for c in comp.aligned_cuts],
-        "emotion": [
-            {
-                "second": i,
-                "label": EMOTIONS[int(np.argmax(row))],
-                "probabilities": [round(float(p), 4) for p in row],
-            }
-            for i, row in enumerate(emo)
-        ],
-        "slot_emotion": comp.slot_emotion,
-    }
+class _Background(threading.Thread):
+    """Runs ``fn()`` in a thread; ``result()`` joins and re-raises its error here."""
 
-
-class _Loader(threading.Thread):
-    """``load_system`` in the background; ``result()`` joins and re-raises its error here."""
-
-    def __init__(self, name: str) -> None:
+    def __init__(self, fn: Callable[[], Any]) -> None:
         super().__init__(name="vidscore-load-system", daemon=True)
-        self.system_name = name
-        self.system = None
+        self.fn = fn
+        self.value: Any = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.system = load_system(self.system_name)
+            self.value = self.fn()
         except BaseException as exc:  # handed to the caller
             self.error = exc
 
-    def result(self):
+    def result(self) -> Any:
         self.join()
         if self.error is not None:
             raise self.error
-        return self.system
+        return self.value
 
 
-def _validate(controls: Controls, system: str) -> None:
-    """Check the options that need the music side's vocabulary, before any long work."""
-    from vidscore.music.key import Key
-    from vidscore.render.arrange import PRESETS
-    from vidscore.systems.base import registered
+def check_controls(controls: Controls) -> None:
+    """Check the controls that need the music side's vocabulary (key, instruments)."""
+    from vidscore.systems.common.arrange import PRESETS
+    from vidscore.systems.common.plan import parse_key
 
     if controls.instruments is not None and controls.instruments not in PRESETS:
         raise UsageError(
             f"--instruments {controls.instruments!r}: choose from {', '.join(PRESETS)}"
         )
-    if system not in registered():
-        raise UsageError(f"--system {system!r}: available: {', '.join(registered())}")
     if controls.key is not None:
-        try:
-            Key.parse(controls.key)
-        except ValueError as exc:
-            raise UsageError(f"--key {controls.key!r}: say e.g. 'D minor' or 'Eb'") from exc
+        parse_key(controls.key)
 
 
 def compose(
     video: str | os.PathLike,
     output: str | os.PathLike,
     *,
-    system: str = "video2music",
+    system: str = DEFAULT_SYSTEM,
+    weights: str | os.PathLike | None = None,
+    params: list[str] | dict[str, Any] | None = None,
     controls: Controls | None = None,
     midi: str | os.PathLike | None = None,
     wav: str | os.PathLike | None = None,
@@ -138,10 +99,25 @@ def compose(
     analysis: AnalysisConfig | None = None,
     stage: Stage | None = None,
 ) -> ComposeResult:
-    """Compose music for ``video`` and write the clip with it to ``output``."""
+    """Compose music for ``video`` with ``system`` and write the clip with it to ``output``.
+
+    ``params`` are the system's generation parameters (``["temperature=0.8"]`` or a dict);
+    ``weights`` a folder the user trained (default: the shipped weights).
+    """
     controls = controls or Controls()
-    _validate(controls, system)
+    cls = system_class(system)
+    gen_params = parse_params(cls.Params, params)
+    check_controls(controls)
+    if weights is not None and not Path(weights).is_dir():
+        raise UsageError(f"--weights {weights}: not a folder")
+    if midi is not None and cls.output != "score":
+        raise UsageError(f"--midi: the {system} system makes audio, not notes")
+    if synth not in BACKENDS:
+        raise UsageError(f"--synth {synth!r}: choose from {', '.join(BACKENDS)}")
+    if soundfont is not None:
+        find_soundfont(soundfont)
     out = Path(output)
+    check_container(out)
     targets = [p for p in (out, midi, wav, cues_path, plot) if p is not None]
     if len({str(Path(p).resolve()) for p in targets}) != len(targets):
         raise UsageError("every output must be a different file")
@@ -150,51 +126,53 @@ def compose(
     for p in targets:
         check_output(p, overwrite=overwrite)
     info = probe(video)
-    # load the system (torch, weights) in a thread while the clip is analysed: the analysis is
-    # mostly native code that releases the GIL
-    loader = _Loader(system)
+    late = [m for m in controls.markers if m >= info.duration]
+    if late:
+        raise UsageError(f"--markers {late}: past the end of the clip ({info.duration:.2f} s)")
+
+    loader = _Background(lambda: cls.load(weights))
     loader.start()
 
     def report(name: str, done: float, total: float) -> None:
         if stage is not None:
             stage(name, done, total)
 
-    features = analyze(video, analysis, progress=lambda t, d: report("analyze", t, d))
+    needs = cls.needs.series | (PLOT_NEEDS if plot is not None else frozenset())
+    config = replace(analysis or AnalysisConfig(), series=tuple(needs), frames=cls.needs.frames)
+    features = analyze(video, config, progress=lambda t, d: report("analyze", t, d))
     report("compose", 0, 1)
-    comp = loader.result().compose(features, controls)
+    impl: System = loader.result()
+    soundtrack = impl.compose(features, controls, gen_params)
     report("compose", 1, 1)
-    with tempfile.TemporaryDirectory(prefix="vidscore-") as tmp:
-        mid = Path(tmp) / "score.mid"
-        write_midi(comp.score, mid)
-        report("render", 0, 1)
-        audio = render_midi(mid, soundfont=soundfont, backend=synth)
-        audio = finish(audio, sample_rate=SAMPLE_RATE, duration=info.duration)
-        report("render", 1, 1)
-        report("mux", 0, 1)
-        mux(
-            video,
-            audio,
-            SAMPLE_RATE,
-            out,
-            original_gain_db=original_gain_db,
-            replace_audio=replace_audio,
-            overwrite=overwrite,
-        )
-        report("mux", 1, 1)
+    report("render", 0, 1)
+    audio = render(soundtrack, duration=info.duration, soundfont=soundfont, backend=synth)
+    report("render", 1, 1)
+    report("mux", 0, 1)
+    mux(
+        video,
+        audio,
+        SAMPLE_RATE,
+        out,
+        original_gain_db=original_gain_db,
+        replace_audio=replace_audio,
+        overwrite=overwrite,
+    )
+    report("mux", 1, 1)
     written = {"video": out}
-    if midi is not None:
-        write_midi(comp.score, midi, overwrite=overwrite)
+    if midi is not None and soundtrack.score is not None:
+        write_midi(soundtrack.score, midi, overwrite=overwrite)
         written["midi"] = Path(midi)
     if wav is not None:
         write_wav(audio, wav, sample_rate=SAMPLE_RATE, overwrite=overwrite)
         written["wav"] = Path(wav)
     if cues_path is not None:
+        doc = cues(features, soundtrack, system=system, controls=controls)
         with atomic_path(cues_path, overwrite=overwrite) as t:
-            t.write_text(json.dumps(cues(features, comp, system, controls), indent=1))
+            t.write_text(json.dumps(doc, indent=1))
         written["cues"] = Path(cues_path)
     if plot is not None:
-        from vidscore.render.plot import plot_composition
+        from vidscore.render.plot import plot_soundtrack
 
-        plot_composition(features, comp, plot, overwrite=overwrite)
+        plot_soundtrack(features, soundtrack, plot, overwrite=overwrite)
         written["plot"] = Path(plot)
-    return ComposeResult(out, features, comp, written)
+    return ComposeResult(out, system, features, soundtrack, written)

@@ -77,6 +77,8 @@ class VideoFeatures:
     cuts: list[float]  # seconds of each detected cut (start of a new shot), ascending
     series: dict[str, Series] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: dense frames a system asked for: ``values (T, H, W, 3)`` uint8 at their times; not saved
+    frames: dict[str, Series] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -94,25 +96,23 @@ class VideoFeatures:
 
 @dataclass(frozen=True)
 class Controls:
-    """What a user can steer in ``compose``; ``None`` means "follow the video"."""
+    """What a user can steer in ``compose``, honoured by every system; ``None`` means "follow
+    the video". A system's own knobs (sampling temperature, diffusion steps) are its
+    generation parameters, not controls."""
 
     emotion: str | None = None  # force one of EMOTIONS for the whole clip
     key: str | None = None  # e.g. "D minor"; default C major / A minor by mood
     tempo: float | None = None  # BPM; default from motion (V-MusProd's 90-130 map)
     instruments: str | None = None  # preset name; default chosen by emotion
     seed: int = 0
-    temperature: float = 0.9
-    top_p: float = 0.85
-    affect_strength: float = 1.0  # how hard chords are pulled towards the emotion's qualities
+    markers: tuple[float, ...] = ()  # seconds where a section must start, like a cut
 
     def __post_init__(self) -> None:
-        if not 0 <= self.affect_strength <= 10:
-            raise ValueError(f"affect strength {self.affect_strength}: must be 0 to 10")
         if self.emotion is not None and self.emotion not in EMOTIONS:
             raise ValueError(f"emotion {self.emotion!r}: choose from {', '.join(EMOTIONS)}")
         if self.tempo is not None and not 40 <= self.tempo <= 240:
             raise ValueError(f"tempo {self.tempo}: must be 40 to 240 BPM")
-        if not 0.05 <= self.temperature <= 5:
-            raise ValueError(f"temperature {self.temperature}: must be 0.05 to 5")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p {self.top_p}: must be in (0, 1]")
+        markers = tuple(sorted(float(m) for m in self.markers))
+        if any(not np.isfinite(m) or m < 0 for m in markers):
+            raise ValueError(f"markers {list(self.markers)}: seconds from the start, >= 0")
+        object.__setattr__(self, "markers", markers)

@@ -1,7 +1,10 @@
 """One decode pass over a clip, every extractor fed from it, one :class:`VideoFeatures` out.
 
 The order of ``finish`` matters and lives here only: cuts and motion first, then the cues built
-on them (semantic descriptor, affect), then the clip-level frame similarity.
+on them (semantic descriptor, affect), then the clip-level frame similarity. A caller that needs
+only some series (a system declares them) names them in ``AnalysisConfig.series``: only the
+extractors that make them, and those they build on, run. Dense frames a system asks for
+(``AnalysisConfig.frames``) are kept from the same pass, in ``VideoFeatures.frames``.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+
+import numpy as np
 
 from vidscore import __version__
 from vidscore.errors import UsageError
@@ -20,10 +25,26 @@ from vidscore.features.flow import FlowExtractor
 from vidscore.features.motion import MotionExtractor
 from vidscore.features.scene import DETECTORS, SceneExtractor
 from vidscore.features.semantic import frame_similarity, make_semantic
-from vidscore.types import VideoFeatures
-from vidscore.video.io import FrameRequest, audio_rms, iter_frames, probe
+from vidscore.types import Series, VideoFeatures, VideoInfo
+from vidscore.video.io import Frame, FrameRequest, audio_rms, iter_frames, probe
 
 DISCO_MV_THRESHOLD = 0.7
+#: extractor -> the series it makes (``cuts`` stands for the cut list)
+PROVIDES: dict[str, tuple[str, ...]] = {
+    "scene": ("cuts", "scene_offset"),
+    "motion": ("motion", "motion_0.2s"),
+    "flow": ("flow", "flow_1hz", "video_beat"),
+    "colour": ("rgb_uv_hist", "brightness", "saturation", "colourfulness", "warmth"),
+    "faces": ("faces", "face_area", "smiles"),
+    "semantic": ("semantic",),
+    "affect": ("valence", "arousal", "emotion"),
+}
+#: extractor -> the extractors whose series it reads in ``finish``
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "semantic": ("faces", "motion", "flow"),
+    "affect": ("scene", "flow", "colour", "faces"),
+}
+SERIES = frozenset(s for names in PROVIDES.values() for s in names)
 
 #: progress(seconds decoded, clip duration)
 Progress = Callable[[float, float], None]
@@ -39,8 +60,15 @@ class AnalysisConfig:
     hist_bins: int = 16
     beat_window: float = 0.5
     flow_side: int = 96
+    series: tuple[str, ...] | None = None  # None: every series
+    frames: tuple[FrameRequest, ...] = ()  # dense frames to keep (not saved to JSON)
 
     def __post_init__(self) -> None:
+        if self.series is not None:
+            unknown = sorted(set(self.series) - SERIES)
+            if unknown:
+                raise UsageError(f"unknown feature series {', '.join(unknown)}")
+            object.__setattr__(self, "series", tuple(sorted(set(self.series))))
         if self.detector not in DETECTORS:
             raise UsageError(f"--detector {self.detector!r}: choose from {', '.join(DETECTORS)}")
         if not 4 <= self.hist_bins <= 64:
@@ -49,6 +77,49 @@ class AnalysisConfig:
             raise UsageError(f"--beat-window {self.beat_window}: must be 0.04 to 5 seconds")
         if not 32 <= self.flow_side <= 1024:
             raise UsageError(f"flow_side {self.flow_side}: must be 32 to 1024 pixels")
+
+
+def extractors_for(series: tuple[str, ...] | None) -> list[str]:
+    """The extractors (in finishing order) that make ``series`` and what they build on."""
+    if series is None:
+        return list(PROVIDES)
+    wanted = {name for name, made in PROVIDES.items() if set(made) & set(series)}
+    wanted.add("scene")  # cuts are always part of the timeline
+    stack = list(wanted)
+    while stack:
+        for dep in DEPENDS.get(stack.pop(), ()):
+            if dep not in wanted:
+                wanted.add(dep)
+                stack.append(dep)
+    return [name for name in PROVIDES if name in wanted]
+
+
+class FrameCollector:
+    """Keeps the frames of one request (a system's dense frames) as one uint8 array."""
+
+    def __init__(self, request: FrameRequest) -> None:
+        self.request = request
+        self.name = f"frames:{request.name}"
+        self._t: list[float] = []
+        self._images: list[np.ndarray] = []
+
+    @property
+    def requests(self) -> list[FrameRequest]:
+        return [self.request]
+
+    def start(self, info: VideoInfo) -> None:
+        pass
+
+    def push(self, frame: Frame) -> None:
+        image = frame.images.get(self.request.name)
+        if image is not None:
+            self._t.append(frame.time)
+            self._images.append(image)
+
+    def result(self) -> Series:
+        images = np.stack(self._images) if self._images else np.zeros((0, 0, 0, 3), np.uint8)
+        fps = self.request.fps or 0.0
+        return Series(self.request.name, np.array(self._t), images, fps, "uint8 pixels")
 
 
 def _merge_requests(extractors) -> list[FrameRequest]:
@@ -69,23 +140,29 @@ def analyze(
 ) -> VideoFeatures:
     """Analyze one clip into its feature timeline (see docs/features.md)."""
     config = config or AnalysisConfig()
-    semantic = make_semantic(config.semantic)  # before probing: a bad --semantic fails fast
+    names = extractors_for(config.series)
+    # before probing: a bad --semantic fails fast
+    semantic = make_semantic(config.semantic) if "semantic" in names else None
     info = probe(path)
-    extractors = [
-        SceneExtractor(config.detector, threshold=config.cut_threshold),
-        MotionExtractor(),
-        FlowExtractor(max_side=config.flow_side, beat_window=config.beat_window),
-        ColourExtractor(bins=config.hist_bins),
-        FaceExtractor(),
-        semantic,
-        AffectExtractor(),
-    ]
-    for ex in extractors:
+    make = {
+        "scene": lambda: SceneExtractor(config.detector, threshold=config.cut_threshold),
+        "motion": MotionExtractor,
+        "flow": lambda: FlowExtractor(max_side=config.flow_side, beat_window=config.beat_window),
+        "colour": lambda: ColourExtractor(bins=config.hist_bins),
+        "faces": FaceExtractor,
+        "semantic": lambda: semantic,
+        "affect": AffectExtractor,
+    }
+    extractors = [make[name]() for name in names]
+    collectors = [FrameCollector(r) for r in config.frames]
+    for ex in [*extractors, *collectors]:
         ex.start(info)
-    requests = _merge_requests(extractors)
+    requests = _merge_requests([*extractors, *collectors])
     for frame in iter_frames(path, requests, info=info):
         for ex in extractors:
             ex.push(frame)
+        for c in collectors:
+            c.push(frame)
         if progress is not None:
             progress(min(frame.time, info.duration), info.duration)
     ctx = Context(info=info, duration=info.duration)
@@ -93,11 +170,18 @@ def analyze(
         ctx.audio_rms = audio_rms(path, rate=1.0)
     for ex in extractors:
         ctx.series.update(ex.finish(ctx))
-    sim = frame_similarity(ctx.series["semantic"].values)
-    ctx.meta["frame_similarity"] = None if sim != sim else round(sim, 6)
-    ctx.meta["disco_mv_keep"] = bool(sim == sim and sim < DISCO_MV_THRESHOLD)
-    ctx.meta["config"] = asdict(config)
+    if "semantic" in ctx.series:
+        sim = frame_similarity(ctx.series["semantic"].values)
+        ctx.meta["frame_similarity"] = None if sim != sim else round(sim, 6)
+        ctx.meta["disco_mv_keep"] = bool(sim == sim and sim < DISCO_MV_THRESHOLD)
+    ctx.meta["config"] = {k: v for k, v in asdict(config).items() if k != "frames"}
     ctx.meta["vidscore_version"] = __version__
     if progress is not None:
         progress(info.duration, info.duration)
-    return VideoFeatures(info=info, cuts=ctx.cuts, series=ctx.series, meta=ctx.meta)
+    return VideoFeatures(
+        info=info,
+        cuts=ctx.cuts,
+        series=ctx.series,
+        meta=ctx.meta,
+        frames={c.request.name: c.result() for c in collectors},
+    )

@@ -17,7 +17,6 @@ segment encoders take any feature size, so those can be plugged in.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -27,8 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from vidscore.errors import ModelLoadError
 
 SEGMENT_SECONDS = 2.0
 VIDEO_SERIES = (
@@ -222,52 +219,29 @@ def precision_at_k(music_emb: np.ndarray, video_emb: np.ndarray, ks=(1, 5, 10)) 
     return {**{f"P@{k}": float(np.mean(r <= k)) for k in ks}, "mean_rank": float(r.mean())}
 
 
-def save(model: VMCP, folder: str | os.PathLike) -> None:
-    from safetensors.torch import save_file
+WEIGHTS_FILE = "vmcp.safetensors"
+
+
+def save(model: VMCP, folder: str | os.PathLike, metrics: dict, *, overwrite: bool = False) -> None:
+    """``vmcp.safetensors`` and its manifest (with ``metrics``) into ``folder``, atomically."""
+    from vidscore.modules.checkpoint import save_module, write_manifest
 
     p = Path(folder)
     p.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: v.contiguous() for k, v in model.state_dict().items()},
-        str(p / "vmcp.safetensors"),
-        metadata={"kind": "vmcp", "config": json.dumps(asdict(model.cfg))},
+    digest = save_module(
+        model, p / WEIGHTS_FILE, kind="vmcp", config=asdict(model.cfg), overwrite=overwrite
+    )
+    write_manifest(
+        p,
+        {"system": "vmcp", "files": {WEIGHTS_FILE: digest}, "metrics": metrics},
+        overwrite=overwrite,
     )
 
 
 def load(folder: str | os.PathLike) -> VMCP:
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    """The VMCP model of a folder ``save`` wrote, its hash checked against the manifest."""
+    from vidscore.modules.checkpoint import load_from_folder
 
-    path = Path(folder) / "vmcp.safetensors"
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: VMCP weights not found (vidscore train vmcp)")
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata() or {}
-    if meta.get("kind") != "vmcp":
-        raise ModelLoadError(f"{path}: not VMCP weights")
-    model = VMCP(VMCPConfig(**json.loads(meta["config"])))
-    model.load_state_dict(load_file(str(path)))
-    return model.eval()
-
-
-def pairs_from_folder(folder: str | os.PathLike, progress=None):
-    """(names, video segments, music segments) for every clip in ``folder``: ``NAME.wav`` beside
-    ``NAME.mp4`` is its music, else the clip's own sound."""
-    from vidscore.errors import InputError
-    from vidscore.features.analyze import analyze
-    from vidscore.metrics.report import SR, VIDEO_EXT, load_audio
-
-    root = Path(folder)
-    clips = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXT)
-    if len(clips) < 4:
-        raise InputError(f"{root}: VMCP needs at least 4 video-music pairs, found {len(clips)}")
-    names, videos, music = [], [], []
-    for clip in clips:
-        if progress is not None:
-            progress(clip.name)
-        wav = clip.with_suffix(".wav")
-        y = load_audio(wav if wav.is_file() else clip)
-        names.append(clip.stem)
-        videos.append(video_segments(analyze(clip)))
-        music.append(music_segments(y, SR))
-    return names, videos, music
+    return load_from_folder(
+        folder, WEIGHTS_FILE, lambda c: VMCP(VMCPConfig(**c)), kind="vmcp", system="vmcp"
+    )

@@ -1,4 +1,6 @@
-"""The picture of ``vidscore compose --plot``: chords against cuts, features behind them."""
+"""The picture of ``vidscore compose --plot``: a soundtrack's timeline against the clip's cuts,
+with the emotion and motion it was composed from. Reads the timeline only, so any system's
+music draws the same way (a waveform system's has no chord boxes, just bar lines)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from vidscore.features.plot import EMOTION_COLOURS
-from vidscore.music.chords import merge_repeats
 from vidscore.outputs import atomic_path
-from vidscore.systems.base import Composition
+from vidscore.soundtrack import Soundtrack
 from vidscore.types import VideoFeatures
 
 QUALITY_COLOURS = {
@@ -33,11 +34,17 @@ QUALITY_COLOURS = {
 }
 
 
-def plot_composition(
-    features: VideoFeatures, comp: Composition, path: str | os.PathLike, *, overwrite: bool = False
+def plot_soundtrack(
+    features: VideoFeatures,
+    soundtrack: Soundtrack,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
 ) -> None:
+    """Emotion band, chord boxes with bar lines, motion curve; cuts in red (solid where a bar
+    line sits on them). Series the analysis did not compute are left blank."""
     d = features.duration
-    score = comp.score
+    tl = soundtrack.timeline
     fig, (ax_e, ax_c, ax_m) = plt.subplots(
         3,
         1,
@@ -46,13 +53,13 @@ def plot_composition(
         layout="constrained",
         gridspec_kw={"height_ratios": [0.4, 1.2, 1]},
     )
-    for i, e in enumerate(features.dominant_emotion):
-        ax_e.axvspan(i, min(i + 1, d), color=EMOTION_COLOURS[e], lw=0)
+    if "emotion" in features.series:
+        for i, e in enumerate(features.dominant_emotion):
+            ax_e.axvspan(i, min(i + 1, d), color=EMOTION_COLOURS[e], lw=0)
     ax_e.set_yticks([])
     ax_e.set_ylabel("emotion", rotation=0, ha="right", va="center")
-    for span in merge_repeats(score.chords):  # one box per chord change
-        a = float(score.seconds(span.start))
-        b = min(float(score.seconds(span.end)), d)
+    for span in tl.chords:
+        a, b = span.start, min(span.end, d)
         if b <= a:
             continue
         colour = (
@@ -72,28 +79,31 @@ def plot_composition(
             )
     ax_c.set_ylim(0, 1)
     ax_c.set_yticks([])
-    ax_c.set_ylabel("chords", rotation=0, ha="right", va="center")
-    for s in comp.slots:
-        if s.downbeat:
-            ax_c.plot([s.start, s.start], [0.0, 0.15], color="#333", lw=1)
-    m = features["motion"]
-    ax_m.step(
-        np.append(m.times, d),
-        np.append(m.values, m.values[-1]),
-        where="post",
-        color="#1982c4",
-        label="motion",
-    )
+    ax_c.set_ylabel("chords" if tl.chords else "bars", rotation=0, ha="right", va="center")
+    for t in tl.downbeats:
+        ax_c.plot([t, t], [0.0, 0.15], color="#333", lw=1)
+    if "motion" in features.series:
+        m = features["motion"]
+        ax_m.step(
+            np.append(m.times, d),
+            np.append(m.values, m.values[-1]),
+            where="post",
+            color="#1982c4",
+            label="motion",
+        )
     ax_m.set_ylabel("motion")
     ax_m.set_xlabel("time (s)")
     for ax in (ax_e, ax_c, ax_m):
         for c in features.cuts:
-            style = "-" if any(abs(c - a) < 1e-6 for a in comp.aligned_cuts) else ":"
+            style = "-" if any(abs(c - a) < 1e-6 for a in tl.aligned_cuts) else ":"
             ax.axvline(c, color="#e4572e", ls=style, lw=1.2)
         ax.set_xlim(0, d)
+    choices = ", ".join(
+        x for x in (soundtrack.key, f"{tl.tempo_bpm:.0f} BPM", soundtrack.instruments) if x
+    )
     fig.suptitle(
-        f"{os.path.basename(features.info.path)}: {comp.key}, {comp.tempo_bpm:.0f} BPM, "
-        f"{comp.preset}; cuts in red (solid: a chord change and downbeat sit on it)"
+        f"{os.path.basename(features.info.path)}: {choices}; cuts in red "
+        "(solid: a bar line and chord change sit on it)"
     )
     with atomic_path(path, overwrite=overwrite, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")

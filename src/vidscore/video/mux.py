@@ -67,6 +67,14 @@ def mix(
     return out.astype(np.float32)
 
 
+def check_container(out: str | os.PathLike) -> str:
+    """The container format for ``out``'s extension, or OutputError (checked before any work)."""
+    fmt = FORMATS.get(Path(out).suffix.lower())
+    if fmt is None:
+        raise OutputError(f"{out}: output must be .mp4, .mov or .mkv")
+    return fmt
+
+
 def mux(
     video: str | os.PathLike,
     music: np.ndarray,
@@ -79,9 +87,7 @@ def mux(
 ) -> None:
     """Write ``out``: ``video``'s picture stream copied, the mixed sound encoded as AAC."""
     src, dst = Path(video), Path(out)
-    fmt = FORMATS.get(dst.suffix.lower())
-    if fmt is None:
-        raise OutputError(f"{dst}: output must be .mp4, .mov or .mkv")
+    fmt = check_container(dst)
     info = probe(src)
     n = round(info.duration * MIX_RATE)
     if sample_rate != MIX_RATE:

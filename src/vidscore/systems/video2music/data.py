@@ -1,15 +1,8 @@
-"""Training sequences for the AMT and the biGRU: chord steps with their conditioning.
+"""Training sequences for the AMT and the biGRU: chord steps with their input rows (:mod:`.inputs`).
 
-The model's conditioning contract, shared by training and inference (one row per chord step):
-
-    [semantic (semantic_dim, may be 0), scene offset, motion, six emotion probabilities]
-
-* scene offset: seconds since the last cut, clipped to 16 and divided by 16;
-* motion: activity in [0, 1];
-* emotion: Video2Music's six classes (exciting, fearful, tense, sad, relaxing, neutral).
-
-From **video** (inference, and MuVi-Sync training) these come from the feature timeline. From
-**POP909**, which has no video, they are derived from the music itself, as the weights' card says:
+From **MuVi-Sync** (the paper's data) the rows come from its per-second video features through
+the same functions inference uses. From **POP909**, which has no video, they are derived from the
+music itself, as the weights' card says:
 scene offset counts from phrase starts (first melody note after a rest of 1.5 beats or more),
 motion is note-onset density, and emotion comes from music cues mapped through the same
 valence/arousal circumplex the video side uses (mode and the qualities of nearby chords for
@@ -19,17 +12,21 @@ chords are the human annotations, normalised to C major / A minor.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from vidscore.data.pop909 import Pop909Song
+from vidscore.errors import InputError
 from vidscore.features.affect import emotion_probabilities
 from vidscore.music.chords import NO_CHORD, VIDEO2MUSIC, Chord
 from vidscore.music.key import normalizing_shift
+from vidscore.systems.common.plan import motion_activity
+from vidscore.systems.video2music.inputs import FIXED_COLUMNS, offset_input, rows
 
 BEATS_PER_STEP = 2
-OFFSET_CLIP = 16.0
 #: onsets per second that count as full activity (about the 90th percentile of POP909 steps)
 ONSET_FULL = 14.0
 #: typical activity / loudness mix of a POP909 step, the centre of the arousal scale
@@ -65,7 +62,7 @@ class ChordSequence:
     chords: np.ndarray  # (L,) Video2Music vocabulary indices
     roots: np.ndarray  # (L,) factored root indices (12 = N)
     qualities: np.ndarray  # (L,) factored quality indices (13 = N)
-    cond: np.ndarray  # (L, semantic_dim + 2 + 6) conditioning
+    cond: np.ndarray  # (L, semantic_dim + 8) input rows (see .inputs)
     density: np.ndarray  # (L,) notes sounding per second, / ONSET_FULL
     loudness: np.ndarray  # (L,) mean velocity / 127
 
@@ -135,14 +132,14 @@ def pop909_sequence(song: Pop909Song) -> ChordSequence | None:
     valence = mode_val + _smooth(qual_val)
     emotion = music_emotion(valence, activity, loud)
     offset = _phrase_offsets(song, starts)
-    cond = np.column_stack([np.minimum(offset, OFFSET_CLIP) / OFFSET_CLIP, activity, emotion])
+    cond = rows(None, offset_input(offset), activity, emotion)
     idx, roots, quals = factor(chords)
     return ChordSequence(
         song.song_id,
         idx,
         roots,
         quals,
-        cond.astype(np.float32),
+        cond,
         np.clip(sounding / lengths / ONSET_FULL, 0, 3).astype(np.float32),
         loud.astype(np.float32),
     )
@@ -164,3 +161,70 @@ def _phrase_offsets(song: Pop909Song, starts: np.ndarray) -> np.ndarray:
     ps = np.array(sorted(phrase_starts))
     idx = np.searchsorted(ps, starts + 1e-6, side="right") - 1
     return starts - ps[np.clip(idx, 0, None)]
+
+
+def load_sequences(data: str | os.PathLike, *, limit: int = 0) -> dict[str, list[ChordSequence]]:
+    """Train / val / test sequences from POP909 or MuVi-Sync, told apart by layout."""
+    root = Path(data)
+    if not root.is_dir():
+        raise InputError(f"--data {root}: not a folder")
+    out = muvisync_sequences(root, limit) if is_muvisync(root) else pop909_sequences(root, limit)
+    if not out["train"]:
+        raise InputError(f"{root}: no usable training pieces")
+    return out
+
+
+def is_muvisync(root: Path) -> bool:
+    return (root / "vevo_chord").is_dir()
+
+
+def pop909_sequences(root: Path, limit: int = 0) -> dict[str, list[ChordSequence]]:
+    from vidscore.data.pop909 import songs
+
+    all_songs = songs(root)[: limit or None]
+    out: dict[str, list[ChordSequence]] = {"train": [], "val": [], "test": []}
+    for song in all_songs:
+        seq = pop909_sequence(song)
+        if seq is not None:
+            out[song.split].append(seq)
+    return out
+
+
+def muvisync_sequences(root: Path, limit: int = 0) -> dict[str, list[ChordSequence]]:
+    """MuVi-Sync's per-second features and chords, through the inference input functions."""
+    from vidscore.data.muvisync import MuViSync
+
+    ds = MuViSync(root)
+    out = {}
+    for split in ("train", "val", "test"):
+        seqs = []
+        for it in ds.items(split)[: limit or None]:
+            parts = (it.chords, it.emotion, it.motion, it.scene_offset, it.semantic)
+            n = min(len(x) for x in parts)
+            if n < 4:
+                continue
+            idx, roots, quals = factor(it.chords[:n])
+            cond = rows(
+                it.semantic[:n],
+                offset_input(it.scene_offset[:n]),
+                motion_activity(it.motion[:n]),
+                it.emotion[:n, :6],
+            )
+            seqs.append(
+                ChordSequence(
+                    it.video_id,
+                    idx,
+                    roots,
+                    quals,
+                    cond,
+                    it.note_density[:n].astype(np.float32) / ONSET_FULL,
+                    it.loudness[:n].astype(np.float32),
+                )
+            )
+        out[split] = seqs
+    return out
+
+
+def semantic_dim(seqs: dict[str, list[ChordSequence]]) -> int:
+    """Width of the semantic part of the rows (0 for POP909)."""
+    return seqs["train"][0].cond.shape[1] - FIXED_COLUMNS

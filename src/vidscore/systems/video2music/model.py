@@ -13,13 +13,13 @@ density and loudness, which drive the arrangement.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from vidscore.modules.attention import RelativeSelfAttention
+from vidscore.modules.encoders import FeatureEncoder
 from vidscore.music.chords import VIDEO2MUSIC
 
 
@@ -62,44 +62,13 @@ class AMTConfig:
             }
         )
 
+    @property
+    def input_dim(self) -> int:
+        """Width of one conditioning row: semantic, scene offset, motion, emotions."""
+        return self.semantic_dim + 2 + self.emotion_dim
+
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def skew(rel_logits: torch.Tensor) -> torch.Tensor:
-    """Music Transformer's skewing: ``(..., L, L)`` logits against relative distances
-    ``-(L-1) .. 0`` (column j is distance j - (L-1)) -> logits indexed by absolute key position."""
-    *lead, length, _ = rel_logits.shape
-    padded = F.pad(rel_logits, (1, 0))  # (..., L, L+1)
-    padded = padded.reshape(*lead, length + 1, length)
-    return padded[..., 1:, :]
-
-
-class RelativeSelfAttention(nn.Module):
-    """Causal multi-head self-attention with learned relative-position embeddings (skewed)."""
-
-    def __init__(self, d_model: int, n_heads: int, max_len: int, dropout: float) -> None:
-        super().__init__()
-        self.h = n_heads
-        self.d = d_model // n_heads
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.out = nn.Linear(d_model, d_model)
-        self.rel = nn.Parameter(torch.randn(max_len, self.d) * 0.02)  # distances -(max_len-1)..0
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
-        b, length, _ = x.shape
-        q, k, v = self.qkv(x).view(b, length, 3, self.h, self.d).permute(2, 0, 3, 1, 4)
-        rel = self.rel[-length:]  # (L, d): distances -(L-1) .. 0
-        logits = q @ k.transpose(-1, -2) + skew(q @ rel.T)
-        logits = logits / math.sqrt(self.d)
-        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
-        logits = logits.masked_fill(causal, float("-inf"))
-        if pad_mask is not None:
-            logits = logits.masked_fill(pad_mask[:, None, None, :], float("-inf"))
-        attn = self.drop(torch.softmax(logits, dim=-1).nan_to_num(0.0))
-        y = (attn @ v).transpose(1, 2).reshape(b, length, self.h * self.d)
-        return self.out(y)
 
 
 class DecoderLayer(nn.Module):
@@ -130,34 +99,6 @@ class DecoderLayer(nn.Module):
         return x + self.drop(self.ff(self.n3(x)))
 
 
-def sinusoidal(length: int, dim: int, device=None) -> torch.Tensor:
-    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
-    i = torch.arange(0, dim, 2, device=device, dtype=torch.float32)
-    angle = pos / torch.pow(10000.0, i / dim)
-    pe = torch.zeros(length, dim, device=device)
-    pe[:, 0::2] = torch.sin(angle)
-    pe[:, 1::2] = torch.cos(angle[:, : dim // 2])
-    return pe
-
-
-class VideoEncoder(nn.Module):
-    """Per-second video features -> ``d_model`` memory (transformer encoder)."""
-
-    def __init__(self, cfg: AMTConfig) -> None:
-        super().__init__()
-        in_dim = cfg.semantic_dim + 1 + 1 + cfg.emotion_dim
-        self.proj = nn.Linear(in_dim, cfg.d_model)
-        layer = nn.TransformerEncoderLayer(
-            cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, batch_first=True, norm_first=True
-        )
-        self.encoder = nn.TransformerEncoder(layer, cfg.encoder_layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(cfg.d_model)
-
-    def forward(self, video: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.proj(video) + sinusoidal(video.shape[1], self.proj.out_features, video.device)
-        return self.norm(self.encoder(x, src_key_padding_mask=mask))
-
-
 class AMT(nn.Module):
     """Affective Multimodal Transformer: video features + chord history -> next-chord logits.
 
@@ -170,7 +111,18 @@ class AMT(nn.Module):
         self.cfg = cfg
         self.root_emb = nn.Embedding(cfg.n_roots, cfg.d_model)
         self.quality_emb = nn.Embedding(cfg.n_qualities, cfg.d_model)
-        self.encoder = VideoEncoder(cfg) if cfg.use_video else None
+        self.encoder = (
+            FeatureEncoder(
+                cfg.input_dim,
+                cfg.d_model,
+                cfg.n_heads,
+                cfg.encoder_layers,
+                cfg.d_ff,
+                cfg.dropout,
+            )
+            if cfg.use_video
+            else None
+        )
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
@@ -186,7 +138,7 @@ class AMT(nn.Module):
         x = self.root_emb(roots) + self.quality_emb(qualities)
         memory = None
         if self.encoder is not None and video is not None:
-            memory = self.encoder(video, video_mask)
+            memory, _ = self.encoder(video, video_mask)
         for layer in self.layers:
             x = layer(x, memory, pad_mask, video_mask)
         return self.head(self.norm(x))
@@ -197,6 +149,7 @@ class DescriptorGRU(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 64, layers: int = 2, dropout: float = 0.1):
         super().__init__()
+        self.config = {"in_dim": in_dim, "hidden": hidden, "layers": layers, "dropout": dropout}
         self.gru = nn.GRU(
             in_dim,
             hidden,

@@ -1,4 +1,4 @@
-"""The time plan of a score: chord slots whose boundaries fall on the video's cuts.
+"""The time plan of a symbolic piece: chord slots whose boundaries fall on the video's cuts.
 
 Music runs at one tempo (from the clip's motion, or the user's), one chord slot per two beats
 (half a 4/4 bar, Video2Music's chord rate). Every cut becomes an anchor: the beats between two
@@ -6,9 +6,10 @@ anchors are stretched or squeezed by at most ``tolerance`` (10%) so that a whole
 fills the gap exactly, and a new bar (downbeat and chord change) starts on the cut. A cut that
 cannot be reached within the tolerance (two cuts less than about two beats apart) is skipped,
 choosing which to skip so that the most cuts, and first those opening long scenes, are kept; so
-is a cut within one beat of the end. Before the first cut the music may enter after a rest
-shorter than a beat (a lead-in), so a short opening shot does not cost its cut. The last stretch
-runs at the base tempo and its final chord rings to the end of the clip.
+is a cut within one beat of the end. User markers are anchors like cuts that outweigh them all.
+Before the first cut the music may enter after a rest shorter than a beat (a lead-in), so a short
+opening shot does not cost its cut. The last stretch runs at the base tempo and its final chord
+rings to the end of the clip.
 """
 
 from __future__ import annotations
@@ -49,14 +50,22 @@ def _fit(gap: float, beat: float, tolerance: float) -> int | None:
 
 
 def choose_cuts(
-    duration: float, cuts: list[float], beat: float, tolerance: float
+    duration: float,
+    cuts: list[float],
+    beat: float,
+    tolerance: float,
+    markers: tuple[float, ...] = (),
 ) -> list[tuple[float, int]]:
-    """The cuts to align and the beats before each: first as many cuts that open a scene of two
-    seconds or more as possible, then as many others (dynamic programming with weights 10 and
-    1; a greedy pass would let a short scene block the long one after it)."""
-    points = [c for c in sorted(set(cuts)) if 0 < c <= duration - beat]
+    """The anchors to align and the beats before each: first every marker that can be reached,
+    then as many cuts that open a scene of two seconds or more as possible, then as many others
+    (dynamic programming with weights 1000, 10 and 1; a greedy pass would let a short scene
+    block the long one after it)."""
+    points = [c for c in sorted({*cuts, *markers}) if 0 < c <= duration - beat]
     nexts = [*points[1:], duration][: len(points)]
-    weight = [10.0 if n - c >= 2.0 else 1.0 for c, n in zip(points, nexts, strict=True)]
+    weight = [
+        1000.0 if c in markers else 10.0 if n - c >= 2.0 else 1.0
+        for c, n in zip(points, nexts, strict=True)
+    ]
     anchors = [0.0, *points]
     best = [0.0] + [float("-inf")] * len(points)
     back: list[tuple[int, int]] = [(-1, 0)] * len(anchors)
@@ -79,20 +88,39 @@ def choose_cuts(
     return chosen[::-1]
 
 
+@dataclass(frozen=True)
+class TimePlan:
+    """The slots of a piece and what they were aligned to."""
+
+    tempo_bpm: float
+    slots: list[Slot]
+    anchors: list[float]  # every cut and marker a bar line was placed on
+    aligned_cuts: list[float]  # the cuts among them
+
+    @property
+    def downbeats(self) -> list[float]:
+        return [s.start for s in self.slots if s.downbeat]
+
+
 def plan(
-    duration: float, cuts: list[float], tempo_bpm: float, *, tolerance: float = 0.10
-) -> tuple[list[Slot], list[float]]:
-    """Chord slots covering ``[0, duration)`` and the cuts they were aligned to."""
+    duration: float,
+    cuts: list[float],
+    tempo_bpm: float,
+    *,
+    markers: tuple[float, ...] = (),
+    tolerance: float = 0.10,
+) -> TimePlan:
+    """Chord slots covering ``[0, duration)``, aligned to the cuts and markers it could reach."""
     beat = 60.0 / tempo_bpm
     segments: list[tuple[float, float, int, bool]] = []
     t0 = 0.0
-    chosen = choose_cuts(duration, cuts, beat, tolerance)
+    chosen = choose_cuts(duration, cuts, beat, tolerance, markers)
     for c, n in chosen:
         if t0 == 0.0 and _fit(c, beat, tolerance) != n:  # lead-in rest, then n beats at tempo
             t0 = c - n * beat
         segments.append((t0, c, n, t0 > 0 and bool(segments)))
         t0 = c
-    aligned = [c for c, _ in chosen]
+    anchors = [c for c, _ in chosen]
     tail_beats = max(1, round((duration - t0) / beat))
     segments.append((t0, duration, tail_beats, t0 > 0))
     slots: list[Slot] = []
@@ -114,4 +142,5 @@ def plan(
     # the final slot ends exactly at the end of the clip
     last = slots[-1]
     slots[-1] = Slot(last.start, duration, last.beats, last.downbeat, last.at_cut)
-    return slots, aligned
+    cut_set = set(cuts)
+    return TimePlan(tempo_bpm, slots, anchors, [a for a in anchors if a in cut_set])

@@ -15,14 +15,13 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from vidscore.music.chords import Chord, ChordSpan
 from vidscore.music.score import Note, Score, Track
-from vidscore.render.timing import Slot
+from vidscore.systems.common.timeplan import Slot
 
 PRESETS = {
     "piano": ("piano",),
@@ -217,12 +216,3 @@ def arrange(
     for t in tracks.values():
         t.notes.sort()
     return Score(list(tracks.values()), tempos or [(0.0, 120.0)], (4, 4), spans)
-
-
-def chord_changes(score: Score) -> list[float]:
-    """Seconds where the chord changes (for cut-alignment checks)."""
-    out = []
-    for a, b in itertools.pairwise(score.chords):
-        if a.chord != b.chord:
-            out.append(float(score.seconds(b.start)))
-    return out

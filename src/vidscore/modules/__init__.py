@@ -1,0 +1,1 @@
+"""Neural-network parts the systems share: attention, feature encoders, sampling, checkpoints."""

@@ -1,0 +1,1 @@
+"""The rules-only baseline system (no model)."""

@@ -1,0 +1,1 @@
+"""Parts every system shares."""
