@@ -6,7 +6,7 @@ share of splices (scenes >= 2 s) within 50 ms of a chord change, and the same af
 clip's cut times (the music should stop following the picture). Prints a table and writes
 benchmarks/results/compose.json. Targets: compose <= 0.2x the clip's length and <= 6x decode.
 
-    python benchmarks/compose.py [--seconds 60]
+    python benchmarks/compose.py [--seconds 60] [--system video2music]
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analyze import RESULTS, build, measure, peak_rss_bytes
 
 
-def worker(path: str, out: str) -> None:
+def worker(path: str, out: str, system: str) -> None:
     from vidscore.pipeline import compose
 
     t0 = time.perf_counter()
-    compose(path, out, cues_path=out + ".json", overwrite=True)
+    compose(path, out, system=system, cues_path=out + ".json", overwrite=True)
     print(
         json.dumps(
             {
@@ -58,7 +58,7 @@ def alignment(changes: np.ndarray, splices: list[float]) -> float:
     return float(np.mean([np.min(np.abs(changes - s)) <= 0.05 for s in splices]))
 
 
-def shuffled_alignment(path: Path, splices: list[float], seed: int = 0) -> float:
+def shuffled_alignment(path: Path, splices: list[float], system: str, seed: int = 0) -> float:
     """Compose from the same features with the cut times replaced by random ones."""
     import dataclasses
 
@@ -69,20 +69,18 @@ def shuffled_alignment(path: Path, splices: list[float], seed: int = 0) -> float
     feats = analyze(path)
     rng = np.random.default_rng(seed)
     fake = dataclasses.replace(feats, cuts=sorted(rng.uniform(0, feats.duration, len(feats.cuts))))
-    from vidscore.music.chords import merge_repeats
-
-    comp = load_system("video2music").compose(fake, Controls())
-    changes = np.array([comp.score.seconds(c.start) for c in merge_repeats(comp.score.chords)])
+    changes = np.array(load_system(system).compose(fake, Controls()).timeline.chord_changes())
     return alignment(changes, long_scene_splices(splices, feats.cuts, feats.duration))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--system", default="video2music")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(*args.worker)
+        worker(*args.worker, args.system)
         return
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "montage.mp4"
@@ -90,7 +88,7 @@ def main() -> None:
         decode = measure("decode", clip)
         out = Path(tmp) / "scored.mp4"
         run = subprocess.run(
-            [sys.executable, __file__, "--worker", str(clip), str(out)],
+            [sys.executable, __file__, "--worker", str(clip), str(out), "--system", args.system],
             check=True,
             capture_output=True,
             text=True,
@@ -101,8 +99,9 @@ def main() -> None:
         long = long_scene_splices(splices, cues["cuts"], cues["duration"])
         real = alignment(changes, long)
         every = alignment(changes, splices)
-        fake = shuffled_alignment(clip, splices)
+        fake = shuffled_alignment(clip, splices, args.system)
     row = {
+        "system": args.system,
         "clip_seconds": args.seconds,
         "decode_s": round(decode["wall_s"], 3),
         "compose_s": round(comp["wall_s"], 3),
@@ -117,10 +116,11 @@ def main() -> None:
         "targets": "compose <= 0.2x clip and <= 6x decode; >= 90% splices on chord changes",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "compose.json").write_text(json.dumps(row, indent=2))
+    name = "compose.json" if args.system == "video2music" else f"compose.{args.system}.json"
+    (RESULTS / name).write_text(json.dumps(row, indent=2))
     for k, v in row.items():
         print(f"{k:>40}: {v}")
-    print(f"wrote {RESULTS / 'compose.json'}")
+    print(f"wrote {RESULTS / name}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from vidscore.modules.attention import RelativeSelfAttention, skew  # noqa: E402
 from vidscore.music.chords import VIDEO2MUSIC, parse_harte  # noqa: E402
 from vidscore.systems.video2music.loss import (  # noqa: E402
     END,
@@ -14,7 +15,6 @@ from vidscore.systems.video2music.loss import (  # noqa: E402
     affective_targets,
     emotion_table,
 )
-from vidscore.modules.attention import RelativeSelfAttention, skew  # noqa: E402
 from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU  # noqa: E402
 from vidscore.types import EMOTIONS  # noqa: E402
 
