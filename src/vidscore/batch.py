@@ -146,9 +146,15 @@ def _run_ray(todo, config, formats, address, record) -> None:
         raise UsageError("--executor ray needs Ray: pip install 'vidscore[ray]'") from exc
     started = not ray.is_initialized()
     if started:
-        ray.init(
-            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
+        try:
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        except ConnectionError as exc:
+            raise InputError(f"--address {address}: no Ray cluster reachable there") from exc
     try:
         task = ray.remote(_analyze_one)
         pending = [task.remote(video, base, config, formats) for video, base in todo]

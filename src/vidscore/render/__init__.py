@@ -1,1 +1,1 @@
-"""From chords to sound: arrangement into parts, and MIDI to audio with a SoundFont."""
+"""From a Soundtrack to sound: a score through a SoundFont, audio as it is; and its plot."""

@@ -1,0 +1,69 @@
+"""Imports follow the data flow: no module imports a later stage (ast over the whole package,
+function-level imports included), and metrics never import the pipeline or a system."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vidscore"
+#: stages in data-flow order; a module may import its own stage and earlier ones only
+STAGES = [
+    ("errors", "outputs", "types", "hub", "tables"),
+    ("video",),
+    ("features",),
+    ("music",),
+    ("data",),
+    ("modules",),  # network parts and checkpoint I/O
+    ("metrics",),  # pure functions over scores, audio and features: below every system
+    ("soundtrack",),
+    ("systems",),
+    ("render",),
+    ("cues",),
+    ("pipeline",),
+    ("batch", "evaluation"),  # above the pipeline
+    ("cli", "__main__"),
+]
+RANK = {name: i for i, names in enumerate(STAGES) for name in names}
+
+
+def stage_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports() -> list[tuple[str, str]]:
+    """(importing module, imported vidscore module) for every import in the package."""
+    arrows = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        module = ".".join(rel.parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            arrows += [(module, n) for n in names if n.startswith("vidscore.")]
+    return arrows
+
+
+def test_every_stage_is_known():
+    stages = {stage_of(m) for m, _ in imports()} | {stage_of(n) for _, n in imports()}
+    assert stages - {"__init__"} <= set(RANK), sorted(stages - set(RANK))
+
+
+def test_no_module_imports_a_later_stage():
+    backwards = [
+        (m, n)
+        for m, n in imports()
+        if stage_of(m) != "__init__" and RANK[stage_of(n)] > RANK[stage_of(m)]
+    ]
+    assert not backwards, backwards
+
+
+def test_metrics_are_below_the_pipeline_and_the_systems():
+    bad = [(m, n) for m, n in imports() if stage_of(m) == "metrics"
+           and stage_of(n) in ("pipeline", "systems", "evaluation", "cli")]  # fmt: skip
+    assert not bad, bad
