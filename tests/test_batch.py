@@ -69,4 +69,3 @@ def test_ray_executor_runs_the_same_work(corpus, tmp_path):
     b = json.loads((tmp_path / "local" / "sub__a.json").read_text())
     assert a["cuts"] == b["cuts"] and a["series"]["motion"] == b["series"]["motion"]
     assert len(local.done) == 2
-

@@ -20,7 +20,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from vidscore.errors import UsageError
-from vidscore.systems.common.trainer import (
+from vidscore.modules.trainer import (
     TrainConfig,
     Trainer,
     World,

@@ -86,7 +86,7 @@ def test_two_process_ddp_training_on_cpu(tmp_path):
 
 
 def test_train_on_muvisync_layout(tmp_path):
-    from vidscore.systems.common.trainer import TrainConfig
+    from vidscore.modules.trainer import TrainConfig
     from vidscore.systems.video2music.model import AMTConfig
     from vidscore.systems.video2music.train import Video2MusicTraining, run
 

@@ -430,8 +430,8 @@ def train_video2music(
     Several GPUs or machines: `torchrun --nproc_per_node N -m vidscore train video2music ...`.
     An interrupted run continues where it stopped when run again with the same options.
     """
+    from vidscore.modules.trainer import TrainConfig
     from vidscore.systems.common.card import command_line
-    from vidscore.systems.common.trainer import TrainConfig
     from vidscore.systems.video2music.model import AMTConfig
     from vidscore.systems.video2music.train import Video2MusicTraining, run
 

@@ -123,6 +123,12 @@ class VMCP(nn.Module):
         self.music = SegmentEncoder(cfg.music_dim, cfg)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
+    def forward(
+        self, xv: torch.Tensor, mv: torch.Tensor, xm: torch.Tensor, mm: torch.Tensor
+    ) -> torch.Tensor:
+        """The training loss of a batch of padded pairs (forward, so DDP syncs every part)."""
+        return self.loss(self.video(xv, mv), self.music(xm, mm))
+
     def loss(self, v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Symmetric InfoNCE over a batch of paired embeddings."""
         logits = self.logit_scale.exp().clamp(max=100) * v @ m.T
@@ -156,28 +162,29 @@ def train(
     batch_size: int = 16,
     lr: float = 1e-3,
     seed: int = 0,
+    device: str = "auto",
     cfg: VMCPConfig | None = None,
 ) -> VMCP:
-    """Fit VMCP on paired segment sequences."""
+    """Fit VMCP on paired segment sequences (the shared trainer: CPU or GPU, torchrun)."""
+    from vidscore.modules.trainer import TrainConfig, Trainer
+
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     cfg = cfg or VMCPConfig(video_dim=videos[0].shape[1], music_dim=music[0].shape[1])
     model = VMCP(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    for _ in range(epochs):
-        model.train()
-        order = rng.permutation(len(videos))
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            if len(idx) < 2:
-                continue
-            xv, mv = _pad([videos[j] for j in idx], cfg.max_segments)
-            xm, mm = _pad([music[j] for j in idx], cfg.max_segments)
-            loss = model.loss(model.video(xv, mv), model.music(xm, mm))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
+    trainer = Trainer(
+        TrainConfig(
+            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, grad_clip=None
+        )
+    )
+
+    def collate(pairs, _rng):
+        xv, mv = _pad([v for v, _ in pairs], cfg.max_segments)
+        xm, mm = _pad([m for _, m in pairs], cfg.max_segments)
+        return xv, mv, xm, mm
+
+    return trainer.fit(
+        model, list(zip(videos, music, strict=True)), collate, lambda m, b: m(*b), name="vmcp"
+    )
 
 
 def ranks(sim: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ see :mod:`.data`) or a MuVi-Sync folder (the paper's setting), trains AMT with t
 and the biGRU with MSE, scores held-out Hits@1/3/5 teacher-forced (per piece, then averaged, as
 Video2Music evaluates) beside the same decoder trained without video input, and writes
 ``amt.safetensors``, ``bigru.safetensors``, ``manifest.json`` and ``CARD.md``. Training runs on
-:class:`~vidscore.systems.common.trainer.Trainer` (CPU or GPU, torchrun for several, resumable
+:class:`~vidscore.modules.trainer.Trainer` (CPU or GPU, torchrun for several, resumable
 from ``DIR/.resume`` after an interruption).
 """
 
@@ -24,9 +24,9 @@ import torch
 from vidscore.errors import UsageError
 from vidscore.metrics.chords import hits_at_k as chord_hits
 from vidscore.modules.checkpoint import MANIFEST, save_module, write_manifest
+from vidscore.modules.trainer import Progress, TrainConfig, Trainer
 from vidscore.outputs import atomic_path, check_output
 from vidscore.systems.common.card import ModelFacts, WeightCard
-from vidscore.systems.common.trainer import Progress, TrainConfig, Trainer
 from vidscore.systems.video2music.data import (
     ChordSequence,
     is_muvisync,
