@@ -114,6 +114,8 @@ def test_muvisync_rows_use_the_inference_motion_mapping(tmp_path):
 
     root = tmp_path / "muvi"
     _write_muvisync(root, ["001"])
+    for split in ("val", "test"):
+        (root / "vevo_meta" / "split" / "v1" / f"{split}.txt").write_text("")
     item = MuViSync(root).items("train")[0]
     seq = next(s for split in muvisync_sequences(root).values() for s in split)
     n = len(seq.chords)

@@ -70,6 +70,19 @@ class Series:
 
 
 @dataclass
+class Frames:
+    """Dense frames a system asked for: ``images (T, H, W, 3)`` uint8 shown at ``times``."""
+
+    name: str
+    times: np.ndarray  # (T,) float64 seconds
+    images: np.ndarray  # (T, H, W, 3) uint8 (or (T, H, W) grey)
+    fps: float
+
+    def __len__(self) -> int:
+        return int(self.times.shape[0])
+
+
+@dataclass
 class VideoFeatures:
     """The single timeline every system reads: cuts plus named series, each at its own rate."""
 
@@ -77,8 +90,8 @@ class VideoFeatures:
     cuts: list[float]  # seconds of each detected cut (start of a new shot), ascending
     series: dict[str, Series] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
-    #: dense frames a system asked for: ``values (T, H, W, 3)`` uint8 at their times; not saved
-    frames: dict[str, Series] = field(default_factory=dict)
+    #: dense frames a system asked for (by request name); not saved with the features
+    frames: dict[str, Frames] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:

@@ -9,6 +9,7 @@ extractors that make them, and those they build on, run. Dense frames a system a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -25,7 +26,7 @@ from vidscore.features.flow import FlowExtractor
 from vidscore.features.motion import MotionExtractor
 from vidscore.features.scene import DETECTORS, SceneExtractor
 from vidscore.features.semantic import frame_similarity, make_semantic
-from vidscore.types import Series, VideoFeatures, VideoInfo
+from vidscore.types import Frames, VideoFeatures, VideoInfo
 from vidscore.video.io import Frame, FrameRequest, audio_rms, iter_frames, probe
 
 DISCO_MV_THRESHOLD = 0.7
@@ -95,11 +96,13 @@ def extractors_for(series: tuple[str, ...] | None) -> list[str]:
 
 
 class FrameCollector:
-    """Keeps the frames of one request (a system's dense frames) as one uint8 array."""
+    """Keeps the frames of one request (a system's dense frames) as one uint8 array. The request
+    is renamed ``system:NAME`` in the decode pass, so it never collides with an extractor's."""
 
     def __init__(self, request: FrameRequest) -> None:
-        self.request = request
-        self.name = f"frames:{request.name}"
+        self.key = request.name
+        self.request = dataclasses.replace(request, name=f"system:{request.name}")
+        self.name = self.request.name
         self._t: list[float] = []
         self._images: list[np.ndarray] = []
 
@@ -116,10 +119,9 @@ class FrameCollector:
             self._t.append(frame.time)
             self._images.append(image)
 
-    def result(self) -> Series:
+    def result(self) -> Frames:
         images = np.stack(self._images) if self._images else np.zeros((0, 0, 0, 3), np.uint8)
-        fps = self.request.fps or 0.0
-        return Series(self.request.name, np.array(self._t), images, fps, "uint8 pixels")
+        return Frames(self.key, np.array(self._t), images, self.request.fps or 0.0)
 
 
 def _merge_requests(extractors) -> list[FrameRequest]:
@@ -183,5 +185,5 @@ def analyze(
         cuts=ctx.cuts,
         series=ctx.series,
         meta=ctx.meta,
-        frames={c.request.name: c.result() for c in collectors},
+        frames={c.key: c.result() for c in collectors},
     )
