@@ -20,11 +20,10 @@ import numpy as np
 from vidscore.music.chords import Chord
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, NoParams, System
-from vidscore.systems.common.arrange import arrange
 from vidscore.systems.common.plan import (
     SETUP_NEEDS,
     PieceSetup,
-    finish,
+    arrange_piece,
     motion_activity,
     setup,
     slot_means,
@@ -123,17 +122,4 @@ class BaselineSystem(System):
         arousal = slot_means(features["arousal"], piece.slots, features.duration)
         density = 0.15 + 0.9 * activity
         loudness = 0.45 + 0.25 * np.clip(arousal, -1, 1)
-        score = arrange(
-            piece.slots,
-            prog.chords,
-            density=density,
-            loudness=loudness,
-            preset=piece.preset,
-            tonic=piece.tonic,
-        )
-        return finish(
-            score,
-            piece,
-            features,
-            {"density": density.round(3).tolist(), "loudness": loudness.round(3).tolist()},
-        )
+        return arrange_piece(piece, features, prog.chords, density=density, loudness=loudness)

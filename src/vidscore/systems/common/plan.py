@@ -4,7 +4,8 @@
 tempo (the user's, else V-MusProd's motion map), the time plan (bar lines on cuts and markers),
 each slot's emotion probabilities (the user's forced emotion, else the video's), the key (the
 user's, else C major, or A minor when the clip is mostly sad, fearful or tense) and the
-instrument preset (the user's, else by emotion). :func:`finish` wraps an arranged score into a
+instrument preset (the user's, else by emotion). :func:`arrange_piece` turns a chord, a note
+density and a loudness per slot into parts, and :func:`finish` wraps a score into a
 :class:`~vidscore.soundtrack.Soundtrack` with its timeline.
 """
 
@@ -20,7 +21,7 @@ from vidscore.music.chords import Chord
 from vidscore.music.key import Key
 from vidscore.music.score import Score
 from vidscore.soundtrack import Soundtrack, Timeline
-from vidscore.systems.common.arrange import PRESET_FOR_EMOTION, PRESETS
+from vidscore.systems.common.arrange import PRESET_FOR_EMOTION, PRESETS, arrange
 from vidscore.systems.common.timeplan import Slot, TimePlan, plan
 from vidscore.types import EMOTIONS, Controls, Series, VideoFeatures
 
@@ -97,6 +98,24 @@ def setup(features: VideoFeatures, controls: Controls) -> PieceSetup:
     if preset not in PRESETS:
         raise UsageError(f"--instruments {preset!r}: choose from {', '.join(PRESETS)}")
     return PieceSetup(time_plan, emotion.astype(np.float32), dominant, key, preset)
+
+
+def arrange_piece(
+    piece: PieceSetup,
+    features: VideoFeatures,
+    chords: list[Chord],
+    *,
+    density: np.ndarray,
+    loudness: np.ndarray,
+) -> Soundtrack:
+    """One chord, note density and loudness per slot -> the arranged soundtrack (the last chord
+    resolves to the tonic; see :mod:`~vidscore.systems.common.arrange`)."""
+    score = arrange(
+        piece.slots, chords, density=density, loudness=loudness, preset=piece.preset,
+        tonic=piece.tonic,
+    )  # fmt: skip
+    meta = {"density": np.round(density, 3).tolist(), "loudness": np.round(loudness, 3).tolist()}
+    return finish(score, piece, features, meta)
 
 
 def finish(score: Score, piece: PieceSetup, features: VideoFeatures, meta: dict) -> Soundtrack:

@@ -17,8 +17,7 @@ from vidscore.music.chords import Chord
 from vidscore.music.key import denormalizing_shift
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, System
-from vidscore.systems.common.arrange import arrange
-from vidscore.systems.common.plan import SETUP_NEEDS, finish, setup
+from vidscore.systems.common.plan import SETUP_NEEDS, arrange_piece, setup
 from vidscore.types import Controls, VideoFeatures
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "video2music"
@@ -92,17 +91,10 @@ class Video2MusicSystem(System):
         )
         desc = descriptors(self.gru, cond)
         shift = denormalizing_shift(piece.key)
-        score = arrange(
-            piece.slots,
+        return arrange_piece(
+            piece,
+            features,
             [c.transpose(shift) for c in chords],
             density=desc[:, 0],
             loudness=desc[:, 1],
-            preset=piece.preset,
-            tonic=piece.tonic,
-        )
-        return finish(
-            score,
-            piece,
-            features,
-            {"density": desc[:, 0].round(3).tolist(), "loudness": desc[:, 1].round(3).tolist()},
         )
