@@ -129,3 +129,12 @@ def test_markers_past_the_end_are_refused(tmp_path, small_clip):
     r = run_cli("compose", small_clip, "-o", tmp_path / "o.mp4", "--markers", "1.0,99")
     assert r.returncode == 2 and "past the end" in r.stderr
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_weights_a_system_cannot_use_are_refused_before_any_work(tmp_path):
+    missing = tmp_path / "missing.mp4"  # never probed: the weights are refused first
+    r = run_cli("compose", missing, "-o", tmp_path / "o.mp4", "--system", "baseline",
+                "--weights", tmp_path)  # fmt: skip
+    assert r.returncode == 2 and "has no weights" in r.stderr
+    r = run_cli("compose", missing, "-o", tmp_path / "o.mp4", "--weights", tmp_path)
+    assert r.returncode == 2 and "missing manifest.json" in r.stderr

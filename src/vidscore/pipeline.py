@@ -108,8 +108,7 @@ def compose(
     cls = system_class(system)
     gen_params = parse_params(cls.Params, params)
     check_controls(controls)
-    if weights is not None and not Path(weights).is_dir():
-        raise UsageError(f"--weights {weights}: not a folder")
+    cls.check_weights(weights)
     if midi is not None and cls.output != "score":
         raise UsageError(f"--midi: the {system} system makes audio, not notes")
     if synth not in BACKENDS:

@@ -69,9 +69,17 @@ class System(ABC):
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None) -> System:
         """Build the system from ``weights`` (default: the shipped folder)."""
-        if weights is not None and not cls.weight_files:
-            raise UsageError(f"--weights: the {cls.name} system has no weights")
+        cls.check_weights(weights)
         return cls()
+
+    @classmethod
+    def check_weights(cls, weights: str | os.PathLike | None) -> None:
+        """Refuse, before any work, ``--weights`` this system cannot use."""
+        if weights is None:
+            return
+        if not cls.weight_files:
+            raise UsageError(f"--weights: the {cls.name} system has no weights")
+        cls.weights_folder(weights)
 
     @abstractmethod
     def compose(self, features: VideoFeatures, controls: Controls, params: Any) -> Soundtrack:
