@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vidscore"
 #: stages in data-flow order; a module may import its own stage and earlier ones only
 STAGES = [
-    ("errors", "outputs", "types", "hub", "tables"),
+    ("errors", "outputs", "types", "hub", "tables", "version"),
     ("video",),
     ("features",),
     ("music",),

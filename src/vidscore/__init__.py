@@ -6,7 +6,7 @@ Public API: :func:`analyze` turns a clip into a :class:`~vidscore.types.VideoFea
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from vidscore.version import __version__
 
 __all__ = ["__version__", "analyze", "compose", "load_system"]
 
@@ -25,8 +25,9 @@ def compose(video, output, **kwargs):
     return _compose(video, output, **kwargs)
 
 
-def load_system(name: str = "video2music"):
-    """A registered system (see :func:`vidscore.systems.base.load_system`)."""
+def load_system(name: str = "video2music", weights=None):
+    """A registered system, from ``weights`` (a folder ``vidscore train`` wrote) or its shipped
+    weights (see :func:`vidscore.systems.base.load_system`)."""
     from vidscore.systems.base import load_system as _load
 
-    return _load(name)
+    return _load(name, weights)

@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from vidscore import __version__
 from vidscore.errors import UsageError, VidscoreError
 from vidscore.types import Controls
+from vidscore.version import __version__
 
 app = typer.Typer(
     help="Compose background music that follows a video. Start with `vidscore analyze CLIP`.",
@@ -479,6 +479,7 @@ def train_vmcp(
     out_dir: Annotated[Path, typer.Option("--out", help="Where to write vmcp.safetensors.")],
     epochs: Annotated[int, typer.Option("--epochs")] = 60,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace weights already in --out.")
     ] = False,
@@ -495,6 +496,7 @@ def train_vmcp(
             out_dir,
             epochs=epochs,
             seed=seed,
+            device=device,
             overwrite=overwrite,
             progress=lambda n: bar.update(task, what=n, advance=1),
         )

@@ -209,6 +209,7 @@ def train_vmcp(
     *,
     epochs: int = 60,
     seed: int = 0,
+    device: str = "auto",
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> dict:
@@ -216,11 +217,13 @@ def train_vmcp(
     and write its weights and manifest to ``out``; return the metrics."""
     from vidscore.data.splits import split_of
     from vidscore.metrics import retrieval
+    from vidscore.modules.trainer import resolve_device
     from vidscore.outputs import check_output
 
     root = Path(data)
     if not root.is_dir():
         raise UsageError(f"--data {root}: not a folder")
+    resolve_device(device)  # a missing GPU is refused before the clips are analysed
     out_dir = Path(out)
     if out_dir.is_dir():  # refuse before the work, not after
         for name in (retrieval.WEIGHTS_FILE, "manifest.json"):
@@ -229,7 +232,11 @@ def train_vmcp(
     test = [i for i, n in enumerate(names) if split_of(f"vmcp/{n}") == "test"]
     train_idx = [i for i in range(len(names)) if i not in test] or list(range(len(names)))
     model = retrieval.train(
-        [videos[i] for i in train_idx], [music[i] for i in train_idx], epochs=epochs, seed=seed
+        [videos[i] for i in train_idx],
+        [music[i] for i in train_idx],
+        epochs=epochs,
+        seed=seed,
+        device=device,
     )
     held = test if len(test) >= 2 else train_idx
     v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from vidscore import __version__
 from vidscore.errors import UsageError
 from vidscore.features.affect import AffectExtractor
 from vidscore.features.base import Context
@@ -27,6 +26,7 @@ from vidscore.features.motion import MotionExtractor
 from vidscore.features.scene import DETECTORS, SceneExtractor
 from vidscore.features.semantic import frame_similarity, make_semantic
 from vidscore.types import Frames, VideoFeatures, VideoInfo
+from vidscore.version import __version__
 from vidscore.video.io import Frame, FrameRequest, audio_rms, iter_frames, probe
 
 DISCO_MV_THRESHOLD = 0.7
