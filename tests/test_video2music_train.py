@@ -14,11 +14,17 @@ from tests.test_datasets import _write_muvisync
 pytestmark = pytest.mark.shared
 
 
-def train_cli(out, *extra, launcher=("-m", "vidscore")) -> subprocess.CompletedProcess:
+def train_args(out, *extra, launcher=("-m", "vidscore")) -> list[str]:
     """``vidscore train video2music`` on the first 12 POP909 songs, one epoch each model."""
     args = [sys.executable, *launcher, "train", "video2music", "--data", SHARED / "data" / "POP909"]
     args += ["--out", out, "--epochs", "1", "--gru-epochs", "1", "--limit", "12", *extra]
-    return subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=600)
+    return list(map(str, args))
+
+
+def train_cli(out, *extra, launcher=("-m", "vidscore")) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        train_args(out, *extra, launcher=launcher), capture_output=True, text=True, timeout=600
+    )
 
 
 def test_train_on_pop909_writes_loadable_weights_and_a_card(tmp_path):
@@ -121,3 +127,26 @@ def test_muvisync_rows_use_the_inference_motion_mapping(tmp_path):
     n = len(seq.chords)
     # column -7 is motion: the same mapping compose applies to a clip's motion
     assert seq.cond[:, -7] == pytest.approx(motion_activity(item.motion[:n]))
+
+
+def test_an_interrupted_training_run_resumes_to_the_same_weights(tmp_path):
+    """Ctrl-C during `vidscore train`, then the same command again: the weights are exactly
+    those of a run never interrupted (README: resumable from OUT/.resume)."""
+    import signal
+    import time
+
+    whole = train_cli(tmp_path / "whole", "--epochs", "2", "--device", "cpu")
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "cut"
+    args = train_args(out, "--epochs", "2", "--device", "cpu")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (out / ".resume" / "amt.resume.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=300)
+    assert proc.returncode != 0 and not (out / "amt.safetensors").exists()  # really cut short
+    again = train_cli(out, "--epochs", "2", "--device", "cpu")
+    assert again.returncode == 0, again.stderr
+    for name in ("amt.safetensors", "bigru.safetensors"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
