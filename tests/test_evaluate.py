@@ -86,3 +86,5 @@ def test_evaluate_usage_errors(tmp_path):
     wav.write_bytes(b"RIFF")
     r = run_cli("evaluate", wav, "-o", tmp_path / "r.json")
     assert r.returncode == 2 and "--videos" in r.stderr
+    r = run_cli("evaluate", wav, "-o", tmp_path / "r.json", "--markdown", tmp_path / "r.json")
+    assert r.returncode == 2 and "different files" in r.stderr

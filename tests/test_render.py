@@ -44,6 +44,31 @@ def test_plan_skips_cuts_it_cannot_reach():
     assert plan(10.0, [4.0], 120).aligned_cuts == [4.0]
 
 
+def test_a_marker_at_a_rounded_cut_time_is_that_cut_and_unplaceable_markers_are_reported():
+    tp = plan(10.0, [4.0333333], 110, markers=(4.03,))
+    assert tp.aligned_cuts == [4.0333333] and tp.dropped_markers == []
+    tp = plan(10.0, [], 110, markers=(4.0, 4.2, 9.9))
+    assert tp.anchors == [4.2] and tp.dropped_markers == [4.0, 9.9]
+
+
+def test_a_cut_on_the_last_slot_keeps_its_chord_change():
+    # one slot after the cut at 9.0; the chord before it is the tonic, so resolving the last
+    # slot to the tonic would erase the cut's change
+    tp = plan(10.0, [9.0], 120)
+    assert tp.slots[-1].at_cut
+    chords = [Chord(9, "min")] * (len(tp.slots) - 1) + [Chord(5, "maj")]
+    score = arrange(
+        tp.slots,
+        chords,
+        density=np.zeros(len(tp.slots)),
+        loudness=np.full(len(tp.slots), 0.5),
+        preset="piano",
+        tonic=Chord(9, "min"),
+    )
+    changes = Timeline.from_score(score, duration=10.0, downbeats=[], aligned_cuts=[9.0])
+    assert any(abs(c - 9.0) < 1e-6 for c in changes.chord_changes())
+
+
 def test_a_marker_outweighs_the_cuts_near_it():
     # the marker at 4.2 and the cut at 4.0 cannot both be reached: the marker wins; a marker
     # is an anchor (bar line, chord change) but not a cut

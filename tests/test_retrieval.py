@@ -74,6 +74,9 @@ def test_train_vmcp_command_on_clips(tmp_path):
     assert load(tmp_path / "w").cfg.music_dim == 130
     again = run_cli("train", "vmcp", "--data", data, "--out", tmp_path / "w", "--epochs", "3")
     assert again.returncode == 2 and "already exists" in again.stderr
+    (tmp_path / "file").write_text("x")
+    r = run_cli("train", "vmcp", "--data", data, "--out", tmp_path / "file")
+    assert r.returncode == 2 and "not a folder" in r.stderr
     weights = tmp_path / "w" / "vmcp.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b" ")
     with pytest.raises(ModelLoadError, match="sha256"):

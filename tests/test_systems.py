@@ -54,6 +54,7 @@ def test_every_system_scores_a_clip_end_to_end(tmp_path, small_clip, name):
     cues = json.loads((tmp_path / "c.json").read_text())
     assert cues["system"] == name and cues["duration"] == pytest.approx(info.duration)
     assert cues["tempo_map"] and cues["sections"][0]["start"] == 0.0
+    assert cues["aligned_cuts"]  # the small clip's splice at 1.5 s is reachable
     assert cues["sections"][-1]["end"] == pytest.approx(info.duration)
     for cut in cues["aligned_cuts"]:  # every aligned cut opens a bar and a section
         assert min(abs(d - cut) for d in cues["downbeats"]) < 1e-3
@@ -83,6 +84,19 @@ def test_parameters_are_checked_before_any_work(tmp_path, name):
     )
     # the parameter is refused before the missing clip is even looked at
     assert r.returncode == 2 and "no_such_knob" in r.stderr
+
+
+def test_a_window_past_the_model_is_clamped(small_clip):
+    from vidscore import analyze
+    from vidscore.systems.base import load_system
+    from vidscore.types import Controls
+
+    system = load_system("video2music")
+    params = parse_params(system.Params, {"window": 1000, "context": 400})
+    st = system.compose(analyze(small_clip), Controls(), params)
+    assert st.timeline.chords
+    with pytest.raises(UsageError, match="not a int"):
+        parse_params(system.Params, {"window": 128.5})
 
 
 def test_amt_parameters_parse_and_validate():

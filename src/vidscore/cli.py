@@ -290,6 +290,13 @@ def compose(
         f"{video.name}: {result.features.duration:.1f} s, {result.system}, {choices}, "
         f"{len(tl.aligned_cuts)}/{len(result.features.cuts)} cuts on bar lines"
     )
+    dropped = st.meta.get("markers_not_placed") or []
+    if dropped:
+        err.print(
+            f"note: markers {dropped} could not be placed (within a beat of the end, of the "
+            "start or of a stronger marker)",
+            highlight=False,
+        )
     for kind, path in result.outputs.items():
         out.print(f"  {kind}: {path}")
 

@@ -203,6 +203,13 @@ def vmcp_pairs(folder: str | os.PathLike, progress: Progress | None = None):
     return names, videos, music
 
 
+def torch_rank() -> int:
+    """This process's rank in a torch.distributed run (0 when there is none)."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 def train_vmcp(
     data: str | os.PathLike,
     out: str | os.PathLike,
@@ -218,16 +225,14 @@ def train_vmcp(
     from vidscore.data.splits import split_of
     from vidscore.metrics import retrieval
     from vidscore.modules.trainer import resolve_device
-    from vidscore.outputs import check_output
+    from vidscore.outputs import check_output_folder
 
     root = Path(data)
     if not root.is_dir():
         raise UsageError(f"--data {root}: not a folder")
     resolve_device(device)  # a missing GPU is refused before the clips are analysed
-    out_dir = Path(out)
-    if out_dir.is_dir():  # refuse before the work, not after
-        for name in (retrieval.WEIGHTS_FILE, "manifest.json"):
-            check_output(out_dir / name, overwrite=overwrite)
+    names = (retrieval.WEIGHTS_FILE, "manifest.json")
+    out_dir = check_output_folder(out, names, overwrite=overwrite)
     names, videos, music = vmcp_pairs(root, progress)
     test = [i for i, n in enumerate(names) if split_of(f"vmcp/{n}") == "test"]
     train_idx = [i for i in range(len(names)) if i not in test] or list(range(len(names)))
@@ -238,6 +243,8 @@ def train_vmcp(
         seed=seed,
         device=device,
     )
+    if torch_rank() != 0:  # under torchrun, the main process alone scores and writes
+        return {}
     held = test if len(test) >= 2 else train_idx
     v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
     m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
@@ -295,9 +302,11 @@ def evaluate(
     from vidscore.metrics.report import markdown, plot, summarize
     from vidscore.outputs import atomic_path, check_output
 
-    for p in (report, markdown_path, plot_path):
-        if p is not None:
-            check_output(p, overwrite=overwrite)
+    targets = [p for p in (report, markdown_path, plot_path) if p is not None]
+    if len({Path(p).resolve() for p in targets}) != len(targets):
+        raise UsageError("-o, --markdown and --plot must name different files")
+    for p in targets:
+        check_output(p, overwrite=overwrite)
     shuffled_reports: list[PieceReport] = []
     swapped_reports: list[PieceReport] = []
     if system is not None:

@@ -30,6 +30,22 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     return p
 
 
+def check_output_folder(
+    folder: str | os.PathLike, names: tuple[str, ...], *, overwrite: bool = False
+) -> Path:
+    """Fail early if ``folder`` (created if missing) cannot take the files ``names``."""
+    d = Path(folder)
+    if d.exists() and not d.is_dir():
+        raise OutputError(f"{d}: not a folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{d}: cannot create this folder ({exc.strerror})") from exc
+    for name in names:
+        check_output(d / name, overwrite=overwrite)
+    return d
+
+
 def _can_create(folder: Path) -> bool:
     """Really try to create a file: permission bits say nothing to root or on read-only mounts."""
     try:

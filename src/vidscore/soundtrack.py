@@ -118,11 +118,13 @@ class Soundtrack:
     def __post_init__(self) -> None:
         if (self.score is None) == (self.audio is None):
             raise ValueError("a Soundtrack holds a score or audio, exactly one")
+        if not self.timeline.tempo_map:
+            raise ValueError("a Soundtrack's timeline needs a tempo map")
         if self.audio is not None:
             self.audio = np.asarray(self.audio, dtype=np.float32)
             if self.sample_rate is None or self.sample_rate <= 0:
                 raise ValueError("audio needs a sample rate")
-            if self.audio.ndim not in (1, 2):
+            if self.audio.ndim not in (1, 2) or (self.audio.ndim == 2 and self.audio.shape[1] > 8):
                 raise ValueError(f"audio of shape {self.audio.shape}: (n,) or (n, channels)")
 
     @property

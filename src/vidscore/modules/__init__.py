@@ -1,1 +1,2 @@
-"""Neural-network parts the systems share: attention, feature encoders, sampling, checkpoints."""
+"""Neural-network parts the systems share: attention, feature encoders, sampling, checkpoints,
+and the one training loop."""

@@ -179,6 +179,11 @@ def parse_params(params_cls: type, items: list[str] | dict[str, Any] | None) -> 
 
 def _convert(name: str, raw: Any, kind: Any) -> Any:
     if not isinstance(raw, str):
+        ok = isinstance(raw, kind) and not (kind is int and isinstance(raw, bool))
+        if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+            return float(raw)
+        if not ok:
+            raise UsageError(f"--param {name}={raw!r}: not a {getattr(kind, '__name__', kind)}")
         return raw
     try:
         if kind is bool:

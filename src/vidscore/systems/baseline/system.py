@@ -77,7 +77,8 @@ class Progression:
 
 def progression(piece: PieceSetup, seed: int) -> Progression:
     """One chord per slot: each section's dominant emotion picks a progression that restarts on
-    the section's first slot; consecutive sections never open on the same chord twice."""
+    the section's first slot, shifted by one chord when it would open on the chord the previous
+    section ended with (a cut must bring a new chord)."""
     rng = np.random.default_rng(seed)
     degrees = MAJOR if piece.key.mode == "major" else MINOR
     bank = PROGRESSIONS[piece.key.mode]

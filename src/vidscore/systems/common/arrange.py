@@ -159,7 +159,10 @@ def arrange(
         raise ValueError(f"instrument preset {preset!r}: choose from {', '.join(PRESETS)}")
     parts = PRESETS[preset]
     chords = list(chords)
-    chords[-1] = tonic  # the last chord resolves
+    # the last chord resolves, unless its slot opens on a cut after a tonic: the cut's chord
+    # change comes first
+    if not (slots[-1].at_cut and len(chords) > 1 and chords[-2] == tonic):
+        chords[-1] = tonic
     tracks = {name: Track(name, [], PROGRAMS[name], is_drum=name == "drums") for name in parts}
     tempos: list[tuple[float, float]] = []
     # a lead-in rest before the first slot, counted in beats of the first slot's tempo

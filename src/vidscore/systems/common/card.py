@@ -93,7 +93,10 @@ def command_line(argv: list[str], cwd: str | os.PathLike | None = None) -> str:
     base = Path(cwd or os.getcwd())
     words = []
     for arg in argv:
-        if os.path.isabs(arg):
+        option, eq, value = arg.partition("=")
+        if eq and option.startswith("--") and os.path.isabs(value):
+            arg = f"{option}={os.path.relpath(value, base)}"
+        elif os.path.isabs(arg):
             arg = os.path.relpath(arg, base)
         words.append(shlex.quote(arg))
     return " ".join(["vidscore", *words])

@@ -135,6 +135,7 @@ def finish(score: Score, piece: PieceSetup, features: VideoFeatures, meta: dict)
         meta={
             "dominant_emotion": piece.dominant,
             "slot_emotion": piece.slot_emotions,
+            "markers_not_placed": piece.plan.dropped_markers,
             **meta,
         },
     )

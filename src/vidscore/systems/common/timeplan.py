@@ -14,7 +14,7 @@ rings to the end of the clip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BEATS_PER_SLOT = 2
 BEATS_PER_BAR = 4
@@ -96,6 +96,7 @@ class TimePlan:
     slots: list[Slot]
     anchors: list[float]  # every cut and marker a bar line was placed on
     aligned_cuts: list[float]  # the cuts among them
+    dropped_markers: list[float] = field(default_factory=list)  # markers that could not be placed
 
     @property
     def downbeats(self) -> list[float]:
@@ -114,6 +115,7 @@ def plan(
     beat = 60.0 / tempo_bpm
     segments: list[tuple[float, float, int, bool]] = []
     t0 = 0.0
+    markers = snap(markers, cuts)
     chosen = choose_cuts(duration, cuts, beat, tolerance, markers)
     for c, n in chosen:
         if t0 == 0.0 and _fit(c, beat, tolerance) != n:  # lead-in rest, then n beats at tempo
@@ -143,4 +145,15 @@ def plan(
     last = slots[-1]
     slots[-1] = Slot(last.start, duration, last.beats, last.downbeat, last.at_cut)
     cut_set = set(cuts)
-    return TimePlan(tempo_bpm, slots, anchors, [a for a in anchors if a in cut_set])
+    dropped = [m for m in markers if m not in anchors]
+    return TimePlan(tempo_bpm, slots, anchors, [a for a in anchors if a in cut_set], dropped)
+
+
+def snap(markers: tuple[float, ...], cuts: list[float], within: float = 0.05) -> tuple[float, ...]:
+    """Markers moved onto a cut less than ``within`` seconds away (a time typed from a rounded
+    cut means that cut, not a bar line a frame beside it)."""
+    out = []
+    for m in markers:
+        near = min(cuts, key=lambda c: abs(c - m), default=None)
+        out.append(near if near is not None and abs(near - m) < within else m)
+    return tuple(sorted(set(out)))

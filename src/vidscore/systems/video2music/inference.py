@@ -54,7 +54,8 @@ def sample_chords(
     """One chord per row of ``cond`` (see the module docstring)."""
     video = torch.from_numpy(cond)
     guidance = affect_strength * (video[:, -6:].float() @ emotion_table())
-    window = min(window, model.cfg.max_len)
+    window = min(window, model.cfg.max_len)  # the model's relative positions end there
+    context = min(context, window - 1)
 
     def next_logits(start: int, seq: list[int]) -> torch.Tensor:
         rq = torch.tensor([VIDEO2MUSIC.root_quality(VIDEO2MUSIC.chord(i)) for i in seq])

@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidscore.errors import UsageError
 from vidscore.metrics.chords import hits_at_k as chord_hits
 from vidscore.modules.checkpoint import MANIFEST, save_module, write_manifest
-from vidscore.modules.trainer import Progress, TrainConfig, Trainer
-from vidscore.outputs import atomic_path, check_output
+from vidscore.modules.trainer import Progress, TrainConfig, Trainer, resolve_device
+from vidscore.outputs import atomic_path, check_output_folder
 from vidscore.systems.common.card import ModelFacts, WeightCard
 from vidscore.systems.video2music.data import (
     ChordSequence,
@@ -166,17 +165,6 @@ def gru_rmse(model: DescriptorGRU, seqs: list[ChordSequence]) -> dict:
     }
 
 
-def check_outputs(out: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Refuse, before any work, weights that exist (unless ``overwrite``) or cannot be written."""
-    out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in FILES:
-        check_output(out_dir / name, overwrite=overwrite)
-    return out_dir
-
-
 def run(
     data: str | os.PathLike,
     out: str | os.PathLike,
@@ -192,7 +180,8 @@ def run(
     (None on the other processes of a multi-process run, which write nothing)."""
     cfg = cfg or TrainConfig()
     opts = opts or Video2MusicTraining()
-    out_dir = check_outputs(out, overwrite=overwrite)
+    resolve_device(cfg.device)  # a missing GPU is refused before any work
+    out_dir = check_output_folder(out, FILES, overwrite=overwrite)
     seqs = load_sequences(data, limit=opts.limit)
     sem = semantic_dim(seqs)
     model_cfg = model_cfg or AMTConfig()
