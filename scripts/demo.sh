@@ -2,10 +2,12 @@
 # Set everything up and score a real clip: bash scripts/demo.sh [CLIP]
 # Without CLIP it uses ../shared/videos/bikes.mp4 when present, else draws a demo clip.
 set -euo pipefail
+clip=${1:-}
+# the clip's path is the caller's: make it absolute before changing folder
+if [ -n "$clip" ] && [ "${clip#/}" = "$clip" ]; then clip="$PWD/$clip"; fi
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p out
-clip=${1:-}
 if [ -z "$clip" ]; then
   if [ -f ../shared/videos/bikes.mp4 ]; then
     clip=../shared/videos/bikes.mp4

@@ -230,3 +230,30 @@ def test_demo_clip_command(tmp_path):
     r = vidscore("analyze", tmp_path / "demo.mp4", "-o", tmp_path / "demo.json")
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "demo.json").read_text())["cuts"] == pytest.approx([3.0])
+
+
+def test_bad_seed_soundfont_and_threshold_are_one_line_before_any_work(tmp_path):
+    clip = CLIPS["bikes"]
+    r = vidscore("compose", clip, "-o", tmp_path / "o.mp4", "--seed", "99999999999999999999")
+    assert_clean_failure(r, "seed")
+    notes = tmp_path / "notes.sf2"
+    notes.write_text("not a soundfont")
+    r = vidscore(
+        "compose", tmp_path / "missing.mp4", "-o", tmp_path / "o.mp4", "--soundfont", notes
+    )
+    assert_clean_failure(r, "not a SoundFont")  # refused before the (missing) clip is looked at
+    for bad in ("-1", "nan"):
+        r = vidscore("analyze", clip, "-o", tmp_path / "f.json", "--threshold", bad)
+        assert_clean_failure(r, "--threshold")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sf2"]
+
+
+def test_hidden_files_in_a_folder_are_not_clips(tmp_path):
+    from vidscore.batch import find_videos
+
+    (tmp_path / "sub").mkdir()
+    for name in ("a.mp4", ".a.mp4.x1y2.mp4", "sub/b.mkv"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "c.mp4").write_bytes(b"")
+    assert [p.name for p in find_videos([str(tmp_path)])] == ["a.mp4", "b.mkv"]

@@ -38,8 +38,12 @@ def find_videos(inputs: Iterable[str]) -> list[Path]:
         p = Path(item)
         if p.is_dir():
             found += sorted(
-                q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTENSIONS and q.is_file()
-            )
+                q
+                for q in p.rglob("*")
+                if q.suffix.lower() in VIDEO_EXTENSIONS
+                and q.is_file()
+                and not any(part.startswith(".") for part in q.relative_to(p).parts)
+            )  # hidden files (our own partial outputs among them) are not clips
         elif any(ch in item for ch in "*?["):
             found += sorted(Path(q) for q in glob.glob(item, recursive=True) if Path(q).is_file())
         else:

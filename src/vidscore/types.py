@@ -125,6 +125,8 @@ class Controls:
             raise ValueError(f"emotion {self.emotion!r}: choose from {', '.join(EMOTIONS)}")
         if self.tempo is not None and not 40 <= self.tempo <= 240:
             raise ValueError(f"tempo {self.tempo}: must be 40 to 240 BPM")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed {self.seed}: must be 0 to 2**63 - 1")
         markers = tuple(sorted(float(m) for m in self.markers))
         if any(not np.isfinite(m) or m < 0 for m in markers):
             raise ValueError(f"markers {list(self.markers)}: seconds from the start, >= 0")

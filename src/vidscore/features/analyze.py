@@ -10,6 +10,7 @@ extractors that make them, and those they build on, run. Dense frames a system a
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -70,6 +71,10 @@ class AnalysisConfig:
             if unknown:
                 raise UsageError(f"unknown feature series {', '.join(unknown)}")
             object.__setattr__(self, "series", tuple(sorted(set(self.series))))
+        if self.cut_threshold is not None and not (
+            math.isfinite(self.cut_threshold) and self.cut_threshold > 0
+        ):
+            raise UsageError(f"--threshold {self.cut_threshold}: must be a number above 0")
         if self.detector not in DETECTORS:
             raise UsageError(f"--detector {self.detector!r}: choose from {', '.join(DETECTORS)}")
         if not 4 <= self.hist_bins <= 64:

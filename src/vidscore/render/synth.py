@@ -34,6 +34,10 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path:
         p = Path(explicit)
         if not p.is_file():
             raise InputError(f"{p}: SoundFont not found")
+        with open(p, "rb") as f:
+            head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+            raise InputError(f"{p}: not a SoundFont (.sf2)")
         return p
     for candidate in SYSTEM_SOUNDFONTS:
         if Path(candidate).is_file():
