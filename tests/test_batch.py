@@ -69,3 +69,17 @@ def test_ray_executor_runs_the_same_work(corpus, tmp_path):
     b = json.loads((tmp_path / "local" / "sub__a.json").read_text())
     assert a["cuts"] == b["cuts"] and a["series"]["motion"] == b["series"]["motion"]
     assert len(local.done) == 2
+
+
+def test_a_ray_address_with_nothing_listening_fails_in_seconds(corpus, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    r = run_cli("analyze", corpus, "--out-dir", tmp_path / "o", "--executor", "ray",
+                "--address", f"127.0.0.1:{port}")  # fmt: skip
+    assert r.returncode == 2 and "no Ray cluster reachable" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and time.monotonic() - t0 < 60

@@ -19,11 +19,11 @@ pytestmark = pytest.mark.shared
 README = Path(__file__).resolve().parents[1] / "README.md"
 TWO_WORD = {"data", "train"}
 #: options the README documents that a dedicated test runs (file, the string it must contain)
-ELSEWHERE = {("analyze", "--executor"): ("test_batch.py", 'executor="ray"')}
-#: documented but not runnable here, and why (say so in the issue notes too)
-NOT_HERE = {
-    ("analyze", "--address"): "needs a Ray cluster reachable at an address; a head started in "
-    "this sandbox advertises an address its own clients cannot reach",
+ELSEWHERE = {
+    ("analyze", "--executor"): ("test_batch.py", 'executor="ray"'),
+    # only the refusal of an address with nothing behind it: a Ray head started in this sandbox
+    # advertises an address its own clients cannot reach, so joining one is not tested here
+    ("analyze", "--address"): ("test_batch.py", '"--address"'),
 }
 
 
@@ -98,7 +98,7 @@ def runs(w: dict) -> list[list[str]]:
 
 
 def test_every_documented_option_has_a_run(workdir):
-    missing = documented() - covered(runs(workdir)) - set(ELSEWHERE) - set(NOT_HERE)
+    missing = documented() - covered(runs(workdir)) - set(ELSEWHERE)
     assert not missing, f"README options never run by this test: {sorted(missing)}"
     for (_, _), (name, needle) in ELSEWHERE.items():
         assert needle in (Path(__file__).parent / name).read_text()

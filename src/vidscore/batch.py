@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,20 @@ def analyze_many(
     return report
 
 
+def check_ray_address(address: str | None, timeout: float = 3.0) -> None:
+    """Fail in seconds, with one line, when nothing listens at ``HOST:PORT`` (Ray itself retries
+    for minutes); ``None`` and ``auto`` are left to Ray."""
+    if address is None or address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--address {address!r}: say HOST:PORT (or ray://HOST:PORT)")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(f"--address {address}: no Ray cluster reachable there ({exc})") from exc
+
+
 def _run_ray(todo, config, formats, address, record) -> None:
     try:
         import ray
@@ -150,6 +165,7 @@ def _run_ray(todo, config, formats, address, record) -> None:
         raise UsageError("--executor ray needs Ray: pip install 'vidscore[ray]'") from exc
     started = not ray.is_initialized()
     if started:
+        check_ray_address(address)
         try:
             ray.init(
                 address=address,
