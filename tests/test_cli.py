@@ -242,6 +242,11 @@ def test_bad_seed_soundfont_and_threshold_are_one_line_before_any_work(tmp_path)
         "compose", tmp_path / "missing.mp4", "-o", tmp_path / "o.mp4", "--soundfont", notes
     )
     assert_clean_failure(r, "not a SoundFont")  # refused before the (missing) clip is looked at
+    missing = tmp_path / "missing.mp4"  # each refused before the clip is even looked at
+    assert_clean_failure(vidscore("compose", missing, "-o", tmp_path / "x.webm"), ".mp4, .mov")
+    assert_clean_failure(vidscore("compose", missing, "-o", tmp_path / "noext"), ".mp4, .mov")
+    r = vidscore("compose", missing, "-o", tmp_path / "o.mp4", "--synth", "bogus")
+    assert_clean_failure(r, "--synth")
     for bad in ("-1", "nan"):
         r = vidscore("analyze", clip, "-o", tmp_path / "f.json", "--threshold", bad)
         assert_clean_failure(r, "--threshold")
