@@ -83,3 +83,18 @@ def test_a_ray_address_with_nothing_listening_fails_in_seconds(corpus, tmp_path)
                 "--address", f"127.0.0.1:{port}")  # fmt: skip
     assert r.returncode == 2 and "no Ray cluster reachable" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and time.monotonic() - t0 < 60
+
+
+def test_clips_that_share_a_name_get_an_output_each_and_resume(tmp_path, small_clip):
+    """`a/clip.mp4` and `b/clip.mp4` given as files, and `clip.mp4` beside `clip.mkv`: one JSON
+    each (issue 10 item 4), and a rerun skips all of them."""
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        os.symlink(small_clip, tmp_path / sub / "clip.mp4")
+    os.symlink(CLIPS["carphone_pristine"], tmp_path / "a" / "clip.mkv")
+    inputs = [str(tmp_path / "a"), str(tmp_path / "b" / "clip.mp4")]
+    first = analyze_many(inputs, tmp_path / "o")
+    assert len(first.done) == 3 and not first.failed
+    assert len(list((tmp_path / "o").glob("*.json"))) == 3
+    again = analyze_many(inputs, tmp_path / "o")
+    assert len(again.skipped) == 3 and not again.done

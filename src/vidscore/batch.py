@@ -9,8 +9,10 @@ a local Ray or to the cluster at ``address`` (DISCO-MV-sized corpora need many m
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import socket
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +70,24 @@ def output_stem(video: Path, roots: list[Path]) -> str:
     return video.stem
 
 
+def unique_stems(videos: list[Path], roots: list[Path]) -> dict[Path, str]:
+    """Output names, one per clip and never shared: :func:`output_stem`, then the extension for
+    names two clips would share (``clip.mp4`` and ``clip.mkv``), then a short hash of the clip's
+    absolute path (``a/bikes.mp4`` and ``b/bikes.mp4`` given as two files). The same clip always
+    gets the same name, so a rerun finds what it wrote."""
+    stems = {v: output_stem(v, roots) for v in videos}
+    for step in ("suffix", "hash"):
+        counts = Counter(stems.values())
+        for v, stem in stems.items():
+            if counts[stem] > 1:
+                if step == "suffix":
+                    stems[v] = f"{stem}.{v.suffix.lstrip('.').lower()}"
+                else:
+                    digest = hashlib.sha1(os.path.abspath(v).encode()).hexdigest()[:8]
+                    stems[v] = f"{stem}.{digest}"
+    return stems
+
+
 def _analyze_one(
     video: str, out_base: str, config: AnalysisConfig, formats: tuple[str, ...]
 ) -> tuple[str, str | None]:
@@ -119,8 +139,9 @@ def analyze_many(
     videos = find_videos(inputs)
     report = BatchReport()
     todo: list[tuple[str, str]] = []
+    stems = unique_stems(videos, roots)
     for v in videos:
-        base = str(out / output_stem(v, roots))
+        base = str(out / stems[v])
         if Path(base + ".json").exists():
             report.skipped.append(str(v))
         else:
