@@ -1,15 +1,19 @@
-"""Writing outputs safely: refuse to clobber, write to a temporary file, rename into place.
+"""Writing outputs safely: refuse to clobber, claim the name, write to a temporary file, rename
+into place.
 
 A crash or a bad input never leaves a half-written output behind, and an existing file is only
-replaced when the user said ``--overwrite``.
+replaced when the user said ``--overwrite``: the check happens before the work, the outputs are
+claimed for the run (:func:`claim`, so a second run to the same name stops at once), and the final
+rename refuses a file that appeared meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from vidscore.errors import OutputError
@@ -73,9 +77,54 @@ def atomic_path(
         yield tmp_path
         try:
             os.chmod(tmp_path, 0o644)
-            os.replace(tmp_path, p)
+            if overwrite:
+                os.replace(tmp_path, p)
+            else:
+                _link_no_clobber(tmp_path, p)
+        except FileExistsError as exc:
+            raise OutputError(f"{p}: appeared while vidscore was writing; left as it is") from exc
         except OSError as exc:
             raise OutputError(f"{p}: cannot write ({exc.strerror})") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def _link_no_clobber(tmp: Path, p: Path) -> None:
+    """Move ``tmp`` to ``p`` unless ``p`` exists (a hard link fails on an existing name)."""
+    try:
+        os.link(tmp, p)
+    except FileExistsError:
+        raise
+    except OSError:  # a filesystem without hard links: check, then rename
+        if p.exists():
+            raise FileExistsError(p) from None
+        os.replace(tmp, p)
+
+
+@contextlib.contextmanager
+def claim(paths: Iterable[str | os.PathLike]) -> Iterator[None]:
+    """Hold each output for this run: an exclusive lock on ``.NAME.vidscore-lock`` beside it,
+    released (and the lock file removed) on every exit; the system frees it if the process
+    dies. A second run to the same output fails at once with one line."""
+    held: list[tuple[int, Path]] = []
+    try:
+        for path in paths:
+            p = Path(path)
+            lock = p.with_name(f".{p.name}.vidscore-lock")
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+            except OSError as exc:
+                raise OutputError(f"{p.parent}: cannot write there ({exc.strerror})") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise OutputError(f"{p}: another vidscore run is writing it") from None
+            held.append((fd, lock))
+        yield
+    finally:
+        for fd, lock in held:
+            with contextlib.suppress(OSError):
+                lock.unlink()
+            os.close(fd)

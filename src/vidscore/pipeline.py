@@ -20,7 +20,7 @@ from vidscore.cues import cues
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
 from vidscore.music.midi import write_midi
-from vidscore.outputs import atomic_path, check_output
+from vidscore.outputs import atomic_path, check_output, claim
 from vidscore.render.soundtrack import render
 from vidscore.render.synth import BACKENDS, SAMPLE_RATE, find_soundfont, write_wav
 from vidscore.soundtrack import Soundtrack
@@ -124,54 +124,55 @@ def compose(
         raise UsageError("an output would overwrite the input video")
     for p in targets:
         check_output(p, overwrite=overwrite)
-    info = probe(video)
-    late = [m for m in controls.markers if m >= info.duration]
-    if late:
-        raise UsageError(f"--markers {late}: past the end of the clip ({info.duration:.2f} s)")
+    with claim(targets):  # a second run to the same outputs stops here
+        info = probe(video)
+        late = [m for m in controls.markers if m >= info.duration]
+        if late:
+            raise UsageError(f"--markers {late}: past the end of the clip ({info.duration:.2f} s)")
 
-    loader = _Background(lambda: cls.load(weights))
-    loader.start()
+        loader = _Background(lambda: cls.load(weights))
+        loader.start()
 
-    def report(name: str, done: float, total: float) -> None:
-        if stage is not None:
-            stage(name, done, total)
+        def report(name: str, done: float, total: float) -> None:
+            if stage is not None:
+                stage(name, done, total)
 
-    needs = cls.needs.series | (PLOT_NEEDS if plot is not None else frozenset())
-    config = replace(analysis or AnalysisConfig(), series=tuple(needs), frames=cls.needs.frames)
-    features = analyze(video, config, progress=lambda t, d: report("analyze", t, d))
-    report("compose", 0, 1)
-    impl: System = loader.result()
-    soundtrack = impl.compose(features, controls, gen_params)
-    report("compose", 1, 1)
-    report("render", 0, 1)
-    audio = render(soundtrack, duration=info.duration, soundfont=soundfont, backend=synth)
-    report("render", 1, 1)
-    report("mux", 0, 1)
-    mux(
-        video,
-        audio,
-        SAMPLE_RATE,
-        out,
-        original_gain_db=original_gain_db,
-        replace_audio=replace_audio,
-        overwrite=overwrite,
-    )
-    report("mux", 1, 1)
-    written = {"video": out}
-    if midi is not None and soundtrack.score is not None:
-        write_midi(soundtrack.score, midi, overwrite=overwrite)
-        written["midi"] = Path(midi)
-    if wav is not None:
-        write_wav(audio, wav, sample_rate=SAMPLE_RATE, overwrite=overwrite)
-        written["wav"] = Path(wav)
-    if cues_path is not None:
-        doc = cues(features, soundtrack, system=system, controls=controls)
-        with atomic_path(cues_path, overwrite=overwrite) as t:
-            t.write_text(json.dumps(doc, indent=1))
-        written["cues"] = Path(cues_path)
-    if plot is not None:
-        from vidscore.render.plot import plot_soundtrack
+        needs = cls.needs.series | (PLOT_NEEDS if plot is not None else frozenset())
+        config = replace(analysis or AnalysisConfig(), series=tuple(needs), frames=cls.needs.frames)
+        features = analyze(video, config, progress=lambda t, d: report("analyze", t, d))
+        report("compose", 0, 1)
+        impl: System = loader.result()
+        soundtrack = impl.compose(features, controls, gen_params)
+        report("compose", 1, 1)
+        report("render", 0, 1)
+        audio = render(soundtrack, duration=info.duration, soundfont=soundfont, backend=synth)
+        report("render", 1, 1)
+        report("mux", 0, 1)
+        mux(
+            video,
+            audio,
+            SAMPLE_RATE,
+            out,
+            original_gain_db=original_gain_db,
+            replace_audio=replace_audio,
+            overwrite=overwrite,
+        )
+        report("mux", 1, 1)
+        written = {"video": out}
+        if midi is not None and soundtrack.score is not None:
+            write_midi(soundtrack.score, midi, overwrite=overwrite)
+            written["midi"] = Path(midi)
+        if wav is not None:
+            write_wav(audio, wav, sample_rate=SAMPLE_RATE, overwrite=overwrite)
+            written["wav"] = Path(wav)
+        if cues_path is not None:
+            doc = cues(features, soundtrack, system=system, controls=controls)
+            with atomic_path(cues_path, overwrite=overwrite) as t:
+                t.write_text(json.dumps(doc, indent=1))
+            written["cues"] = Path(cues_path)
+        if plot is not None:
+            from vidscore.render.plot import plot_soundtrack
 
-        plot_soundtrack(features, soundtrack, plot, overwrite=overwrite)
-        written["plot"] = Path(plot)
+            plot_soundtrack(features, soundtrack, plot, overwrite=overwrite)
+            written["plot"] = Path(plot)
     return ComposeResult(out, system, features, soundtrack, written)
