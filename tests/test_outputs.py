@@ -39,3 +39,36 @@ def test_a_second_run_to_a_claimed_output_stops_at_once(tmp_path):
     r = run_cli("compose", CLIPS["carphone_pristine"], "-o", out)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["same.mp4"]
+
+
+@pytest.mark.shared
+def test_sigterm_mid_compose_is_one_line_and_leaves_nothing(tmp_path, montage):
+    """SIGTERM (as a job scheduler sends) unwinds like Ctrl-C: exit 143, one line, no partial
+    output, no lock file, no temporary folder (issue 10 item 6)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out_dir, tmp_dir = tmp_path / "out", tmp_path / "tmp"
+    out_dir.mkdir()
+    tmp_dir.mkdir()
+    out = out_dir / "same.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidscore", "compose", str(montage[0]), "-o", str(out),
+         "--wav", str(out_dir / "m.wav")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(tmp_dir)},
+    )  # fmt: skip
+    lock = out_dir / ".same.mp4.vidscore-lock"
+    deadline = time.monotonic() + 120
+    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the analysis
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "interrupted (SIGTERM)" in lines[0], stderr
+    assert list(out_dir.iterdir()) == [] and list(tmp_dir.iterdir()) == []

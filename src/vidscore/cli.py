@@ -8,7 +8,9 @@ written atomically.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +30,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console()
-_state = {"debug": False}
+_state: dict = {"debug": False, "signal": 2}
 
 
 data_app = typer.Typer(help="Datasets and test material.", no_args_is_help=True)
@@ -559,11 +561,30 @@ def demo_clip(
     out.print(f"wrote {output}: {seconds:.1f} s, cuts at " + ", ".join(f"{c:.2f}" for c in cuts))
 
 
+def _terminate(signum: int, _frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary files and claims are cleaned on the way out."""
+    _state["signal"] = signum
+    raise KeyboardInterrupt
+
+
+def _interrupted() -> int:
+    """One line for an interruption; exit code 128 + the signal's number (130 Ctrl-C, 143 TERM)."""
+    signum = int(_state["signal"])
+    err.print(f"error: interrupted ({signal.Signals(signum).name}); unfinished outputs removed")
+    return 128 + signum
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    """Entry point: run the app, turning user errors into one line and exit code 2, and an
+    interruption (Ctrl-C, SIGTERM) into one line and 128 + the signal's number."""
     command = typer.main.get_command(app)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    _state["signal"] = signal.SIGINT
     try:
         rv = command.main(args=argv, prog_name="vidscore", standalone_mode=False)
+        if rv == 130:  # Typer turns KeyboardInterrupt (Ctrl-C, or SIGTERM above) into Exit(130)
+            return _interrupted()
         return rv if isinstance(rv, int) else 0
     except VidscoreError as exc:
         if _state["debug"]:
@@ -586,10 +607,10 @@ def main(argv: list[str] | None = None) -> int:
                 soft_wrap=True,
             )
             return int(getattr(exc, "exit_code", 2))
+        if name == "Abort":  # end of input at a prompt
+            return _interrupted()
         if name in ("Exit", "Abort") and hasattr(exc, "exit_code"):
             return int(exc.exit_code)
-        if name == "Abort":
-            return 130
         raise
 
 
