@@ -12,14 +12,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vidscore.errors import UsageError, VidscoreError
-from vidscore.types import Controls
+
+if TYPE_CHECKING:
+    from vidscore.types import Controls
 from vidscore.version import __version__
 
 app = typer.Typer(
@@ -305,6 +307,8 @@ def compose(
 
 def _controls(emotion, key, tempo, instruments, seed, markers) -> Controls:
     """The user's controls, or one UsageError line."""
+    from vidscore.types import Controls
+
     try:
         times = tuple(float(m) for m in markers.split(",") if m.strip()) if markers else ()
     except ValueError as exc:
@@ -509,8 +513,9 @@ def train_vmcp(
             overwrite=overwrite,
             progress=lambda n: bar.update(task, what=n, advance=1),
         )
-    out.print(json.dumps(metrics, indent=1))
-    out.print(f"wrote {out_dir}: vmcp.safetensors, manifest.json")
+    if metrics is not None:
+        out.print(json.dumps(metrics, indent=1))
+        out.print(f"wrote {out_dir}: vmcp.safetensors, manifest.json")
 
 
 @data_app.command("annotate")

@@ -203,13 +203,6 @@ def vmcp_pairs(folder: str | os.PathLike, progress: Progress | None = None):
     return names, videos, music
 
 
-def torch_rank() -> int:
-    """This process's rank in a torch.distributed run (0 when there is none)."""
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def train_vmcp(
     data: str | os.PathLike,
     out: str | os.PathLike,
@@ -219,12 +212,13 @@ def train_vmcp(
     device: str = "auto",
     overwrite: bool = False,
     progress: Progress | None = None,
-) -> dict:
+) -> dict | None:
     """Train VMCP on the pairs in ``data`` (hash-of-name split), score it on the held-out pairs
-    and write its weights and manifest to ``out``; return the metrics."""
+    and write its weights and manifest to ``out``; return the metrics (None on the other
+    processes of a torchrun run, which write nothing)."""
     from vidscore.data.splits import split_of
     from vidscore.metrics import retrieval
-    from vidscore.modules.trainer import resolve_device
+    from vidscore.modules.trainer import init_distributed, resolve_device
     from vidscore.outputs import check_output_folder
 
     root = Path(data)
@@ -243,8 +237,8 @@ def train_vmcp(
         seed=seed,
         device=device,
     )
-    if torch_rank() != 0:  # under torchrun, the main process alone scores and writes
-        return {}
+    if not init_distributed(resolve_device(device)).is_main:
+        return None  # under torchrun, the main process alone scores and writes
     held = test if len(test) >= 2 else train_idx
     v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
     m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
