@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -25,6 +24,7 @@ from vidscore.modules.trainer import (
     Trainer,
     World,
     init_distributed,
+    leave_distributed,
     resolve_device,
     warmup_cosine,
 )
@@ -346,8 +346,7 @@ def _ddp_worker(rank: int, port: int, out_dir: str) -> None:
         traceback.print_exc()
         raise
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        leave_distributed()  # both ranks leave together (Gloo aborts a rank left talking)
 
 
 def _free_port() -> int:

@@ -218,7 +218,7 @@ def train_vmcp(
     processes of a torchrun run, which write nothing)."""
     from vidscore.data.splits import split_of
     from vidscore.metrics import retrieval
-    from vidscore.modules.trainer import init_distributed, resolve_device
+    from vidscore.modules.trainer import init_distributed, leave_distributed, resolve_device
     from vidscore.outputs import check_output_folder
 
     root = Path(data)
@@ -237,21 +237,24 @@ def train_vmcp(
         seed=seed,
         device=device,
     )
-    if not init_distributed(resolve_device(device)).is_main:
-        return None  # under torchrun, the main process alone scores and writes
-    held = test if len(test) >= 2 else train_idx
-    v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
-    m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
-    metrics = {
-        "pairs": len(names),
-        "train": len(train_idx),
-        "evaluated": len(held),
-        "evaluated_on": "test split" if held is test else "training pairs (too few)",
-        "vmcp": retrieval.vmcp(m, v),
-        "diffbgm_precision": retrieval.precision_at_k(m, v),
-    }
-    retrieval.save(model, out_dir, metrics, overwrite=overwrite)
-    return metrics
+    try:
+        if not init_distributed(resolve_device(device)).is_main:
+            return None  # under torchrun, the main process alone scores and writes
+        held = test if len(test) >= 2 else train_idx
+        v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
+        m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
+        metrics = {
+            "pairs": len(names),
+            "train": len(train_idx),
+            "evaluated": len(held),
+            "evaluated_on": "test split" if held is test else "training pairs (too few)",
+            "vmcp": retrieval.vmcp(m, v),
+            "diffbgm_precision": retrieval.precision_at_k(m, v),
+        }
+        retrieval.save(model, out_dir, metrics, overwrite=overwrite)
+        return metrics
+    finally:
+        leave_distributed()
 
 
 @dataclass

@@ -122,6 +122,15 @@ def init_distributed(device: torch.device) -> World:
     return World(rank=dist.get_rank(), size=dist.get_world_size(), local_rank=local_rank)
 
 
+def leave_distributed() -> None:
+    """Wait for every process, then tear the process group down: a process that exits while
+    another still talks to it makes Gloo abort. Call once at the end of a multi-process run, on
+    every process; a single process has nothing to leave."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _env_int(key: str, default: int) -> int:
     value = os.environ.get(key, "").strip()
     if not value:

@@ -23,7 +23,13 @@ import torch
 
 from vidscore.metrics.chords import hits_at_k as chord_hits
 from vidscore.modules.checkpoint import MANIFEST, save_module, write_manifest
-from vidscore.modules.trainer import Progress, TrainConfig, Trainer, resolve_device
+from vidscore.modules.trainer import (
+    Progress,
+    TrainConfig,
+    Trainer,
+    leave_distributed,
+    resolve_device,
+)
 from vidscore.outputs import atomic_path, check_output_folder
 from vidscore.systems.common.card import ModelFacts, WeightCard
 from vidscore.systems.video2music.data import (
@@ -194,47 +200,50 @@ def run(
     amt = train_amt(trainer, train, model_cfg, opts, cfg.seed)
     no_video = train_amt(trainer, train, replace(model_cfg, use_video=False), opts, cfg.seed)
     gru = train_gru(gru_trainer, train, model_cfg.input_dim, opts, cfg.seed)
-    if not trainer.world.is_main:
-        return None
-    held = seqs["test"] or seqs["val"]
-    metrics = {
-        "amt": hits_at_k(amt, held, max_len=opts.max_len),
-        "amt_no_video": hits_at_k(no_video, held, max_len=opts.max_len),
-        "bigru": gru_rmse(gru, held),
-        "pieces": {k: len(v) for k, v in seqs.items()},
-        "held_out": "test" if seqs["test"] else "val",
-    }
-    amt_sha = save_module(
-        amt,
-        out_dir / "amt.safetensors",
-        kind="amt",
-        config=model_cfg.to_dict(),
-        overwrite=overwrite,
-    )
-    gru_sha = save_module(
-        gru, out_dir / "bigru.safetensors", kind="bigru", config=gru.config, overwrite=overwrite
-    )
-    models = [
-        ModelFacts.of("amt.safetensors", "AMT", amt, model_cfg.to_dict(), amt_sha),
-        ModelFacts.of("bigru.safetensors", "biGRU", gru, gru.config, gru_sha),
-    ]
-    training = {**asdict(cfg), **asdict(opts), "world_size": trainer.world.size}
-    write_manifest(
-        out_dir,
-        {
-            "system": "video2music",
-            "files": {m.file: m.sha256 for m in models},
-            "metrics": metrics,
-            "model": model_cfg.to_dict(),
-            "train": training,
-            "command": command,
-        },
-        overwrite=overwrite,
-    )
-    with atomic_path(out_dir / "CARD.md", overwrite=overwrite) as tmp:
-        tmp.write_text(card(data, command, metrics, models, training, sem).markdown())
-    shutil.rmtree(state, ignore_errors=True)
-    return metrics
+    try:
+        if not trainer.world.is_main:
+            return None  # the main process alone scores and writes
+        held = seqs["test"] or seqs["val"]
+        metrics = {
+            "amt": hits_at_k(amt, held, max_len=opts.max_len),
+            "amt_no_video": hits_at_k(no_video, held, max_len=opts.max_len),
+            "bigru": gru_rmse(gru, held),
+            "pieces": {k: len(v) for k, v in seqs.items()},
+            "held_out": "test" if seqs["test"] else "val",
+        }
+        amt_sha = save_module(
+            amt,
+            out_dir / "amt.safetensors",
+            kind="amt",
+            config=model_cfg.to_dict(),
+            overwrite=overwrite,
+        )
+        gru_sha = save_module(
+            gru, out_dir / "bigru.safetensors", kind="bigru", config=gru.config, overwrite=overwrite
+        )
+        models = [
+            ModelFacts.of("amt.safetensors", "AMT", amt, model_cfg.to_dict(), amt_sha),
+            ModelFacts.of("bigru.safetensors", "biGRU", gru, gru.config, gru_sha),
+        ]
+        training = {**asdict(cfg), **asdict(opts), "world_size": trainer.world.size}
+        write_manifest(
+            out_dir,
+            {
+                "system": "video2music",
+                "files": {m.file: m.sha256 for m in models},
+                "metrics": metrics,
+                "model": model_cfg.to_dict(),
+                "train": training,
+                "command": command,
+            },
+            overwrite=overwrite,
+        )
+        with atomic_path(out_dir / "CARD.md", overwrite=overwrite) as tmp:
+            tmp.write_text(card(data, command, metrics, models, training, sem).markdown())
+        shutil.rmtree(state, ignore_errors=True)
+        return metrics
+    finally:
+        leave_distributed()
 
 
 def card(
