@@ -23,6 +23,68 @@ CLIPS = {
 MONTAGE_SEGMENTS = [2.0, 2.6, 3.2, 2.2, 2.4, 2.8]
 
 
+def tone_spool(path: Path, x, *, rate: int = 48000):
+    """A spool holding the samples ``x`` (``(n,)`` mono or ``(n, 2)``)."""
+    import numpy as np
+
+    from vidscore.audio.spool import SpoolWriter
+
+    a = np.asarray(x, dtype=np.float32)
+    with SpoolWriter(path, rate=rate, channels=1 if a.ndim == 1 else a.shape[1]) as w:
+        w.write(a)
+        return w.finish()
+
+
+def make_clip(
+    path: Path,
+    *,
+    vcodec: str = "mpeg4",
+    acodec: str | None = "aac",
+    seconds: float = 2.0,
+    size: tuple[int, int] = (160, 120),
+    fps: int = 25,
+    fmt: str | None = None,
+) -> Path:
+    """A small clip made with PyAV: a moving gradient picture and, unless ``acodec`` is None, a
+    440 Hz tone that is silent for its first half second (so lost sound shows as a shift)."""
+    import av
+    import numpy as np
+
+    w, h = size
+    with av.open(str(path), "w", format=fmt) as c:
+        v = c.add_stream(vcodec, rate=fps)
+        v.width, v.height = w, h
+        v.pix_fmt = "rgb24" if vcodec == "cinepak" else "yuv420p"
+        if acodec is not None:
+            a = c.add_stream(acodec, rate=48000, layout="stereo")
+            t = np.arange(int(48000 * seconds)) / 48000
+            x = (0.3 * np.sin(2 * np.pi * 440 * t) * (t >= 0.5)).astype(np.float32)
+            fs = a.codec_context.frame_size or 1024
+            layout = a.codec_context.format.name
+            for i in range(0, len(x) - fs + 1, fs):
+                blk = np.stack([x[i : i + fs]] * 2)
+                if not layout.endswith("p"):
+                    blk = blk.T.reshape(1, -1)
+                if layout.startswith("s16"):
+                    blk = (blk * 32767).astype(np.int16)
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(blk), format=layout, layout="stereo"
+                )
+                frame.sample_rate, frame.pts = 48000, i
+                for p in a.encode(frame):
+                    c.mux(p)
+            for p in a.encode():
+                c.mux(p)
+        yy, xx = np.mgrid[0:h, 0:w]
+        for i in range(int(seconds * fps)):
+            img = np.stack([(xx * 2 + i * 6) % 256, (yy * 2) % 256, (xx + yy + i * 3) % 256], -1)
+            for p in v.encode(av.VideoFrame.from_ndarray(img.astype(np.uint8), format="rgb24")):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+    return path
+
+
 def run_cli(*args, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run ``python -m vidscore ARGS`` as a user would, capturing its output."""
     return subprocess.run(

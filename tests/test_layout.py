@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "vidscore"
 #: stages in data-flow order; a module may import its own stage and earlier ones only
 STAGES = [
     ("errors", "outputs", "types", "hub", "tables", "version"),
-    ("video",),
+    ("video", "audio"),  # decoding and the sound that streams beside it
     ("features",),
     ("music",),
     ("data",),

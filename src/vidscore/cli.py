@@ -30,8 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)  # a line is never broken inside a path or reason
+out = Console(soft_wrap=True)
 _state: dict = {"debug": False, "signal": 2}
 
 
@@ -246,7 +246,10 @@ def compose(
         str, typer.Option("--synth", help="auto, fluidsynth or midirenderer.")
     ] = "auto",
     original_gain: Annotated[
-        float, typer.Option("--original-gain", help="dB for the clip's own sound.")
+        float,
+        typer.Option(
+            "--original-gain", help="Loudness of the clip's own sound against the music, in LU."
+        ),
     ] = -12.0,
     replace_audio: Annotated[
         bool, typer.Option("--replace-audio", help="Drop the clip's own sound.")
@@ -286,6 +289,7 @@ def compose(
             replace_audio=replace_audio,
             overwrite=overwrite,
             stage=stage,
+            notice=lambda line: bar.console.print(f"note: {line}", markup=False, highlight=False),
         )
     st = result.soundtrack
     tl = st.timeline

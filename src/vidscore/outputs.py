@@ -4,19 +4,34 @@ into place.
 A crash or a bad input never leaves a half-written output behind, and an existing file is only
 replaced when the user said ``--overwrite``: the check happens before the work, the outputs are
 claimed for the run (:func:`claim`, so a second run to the same name stops at once), and the final
-rename refuses a file that appeared meanwhile.
+rename refuses a file that appeared meanwhile. What a killed run (``kill -9``, power loss) could
+not remove is named so the next run can: partial outputs ``.NAME.vidscore-part-*`` beside an
+output are removed when that output is next claimed, and work folders ``vidscore-PID-*`` in
+TMPDIR whose process is gone are removed when the next work folder is made. A full disk is one
+line naming the place that is full.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from vidscore.errors import OutputError
+
+PART = ".vidscore-part-"
+WORK = re.compile(r"vidscore-(\d+)-[A-Za-z0-9_]+")
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError, or an FFmpeg error carrying errno) says the disk is full."""
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -67,14 +82,19 @@ def atomic_path(
     p = check_output(path, overwrite=overwrite)
     try:
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{p.name}.", suffix=p.suffix if suffix is None else suffix, dir=p.parent
+            prefix=f".{p.name}{PART}", suffix=p.suffix if suffix is None else suffix, dir=p.parent
         )
     except OSError as exc:
         raise OutputError(f"{p.parent}: cannot write there ({exc.strerror})") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if no_space(exc):
+                raise OutputError(f"{p}: no space left on the device of {p.parent}") from exc
+            raise
         try:
             os.chmod(tmp_path, 0o644)
             if overwrite:
@@ -122,9 +142,66 @@ def claim(paths: Iterable[str | os.PathLike]) -> Iterator[None]:
                 os.close(fd)
                 raise OutputError(f"{p}: another vidscore run is writing it") from None
             held.append((fd, lock))
+            for stale in p.parent.glob(f".{glob_escape(p.name)}{PART}*"):
+                with contextlib.suppress(OSError):  # ours, from a run that was killed
+                    stale.unlink()
         yield
     finally:
         for fd, lock in held:
             with contextlib.suppress(OSError):
                 lock.unlink()
             os.close(fd)
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_work_folders(root: str | os.PathLike | None = None) -> list[Path]:
+    """Remove ``vidscore-PID-*`` folders of ours in ``root`` (TMPDIR) whose process is gone."""
+    gone = []
+    for d in Path(root or tempfile.gettempdir()).glob("vidscore-*-*"):
+        m = WORK.fullmatch(d.name)
+        try:
+            mine = d.is_dir() and d.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if m and mine and not _alive(int(m[1])):
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+    return gone
+
+
+@contextlib.contextmanager
+def work_folder() -> Iterator[Path]:
+    """A private folder in TMPDIR for one run's spooled sound, removed on every exit; named
+    ``vidscore-PID-*`` so a later run removes it if this process is killed."""
+    sweep_work_folders()
+    try:
+        d = Path(tempfile.mkdtemp(prefix=f"vidscore-{os.getpid()}-"))
+    except OSError as exc:
+        raise OutputError(
+            f"{tempfile.gettempdir()}: cannot make a work folder there ({exc.strerror}); "
+            "set TMPDIR to a writable disk"
+        ) from exc
+    try:
+        yield d
+    except OSError as exc:
+        if no_space(exc):
+            raise OutputError(
+                f"{d.parent}: no space left for the run's spooled sound; set TMPDIR to a disk "
+                "with more room"
+            ) from exc
+        raise
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -16,18 +16,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from vidscore.audio.mix import MixPlan
+from vidscore.audio.source import spool_sound
 from vidscore.cues import cues
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
 from vidscore.music.midi import write_midi
-from vidscore.outputs import atomic_path, check_output, claim
-from vidscore.render.soundtrack import render
-from vidscore.render.synth import BACKENDS, SAMPLE_RATE, find_soundfont, write_wav
+from vidscore.outputs import atomic_path, check_output, claim, work_folder
+from vidscore.render.soundtrack import render_spool
+from vidscore.render.synth import BACKENDS, find_soundfont, write_wav
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import DEFAULT_SYSTEM, System, parse_params, system_class
 from vidscore.types import Controls, VideoFeatures
 from vidscore.video.io import probe
-from vidscore.video.mux import check_container, mux
+from vidscore.video.mux import Picture, check_container, mux, picture_plan
 
 #: stage(name, done, total): progress of the current stage
 Stage = Callable[[str, float, float], None]
@@ -42,6 +44,8 @@ class ComposeResult:
     features: VideoFeatures
     soundtrack: Soundtrack
     outputs: dict[str, Path] = field(default_factory=dict)
+    picture: Picture = "copy"  # the clip's picture copied bit for bit, or re-encoded as H.264
+    mix: MixPlan | None = None  # the levels the sound was mixed at
 
 
 class _Background(threading.Thread):
@@ -98,11 +102,13 @@ def compose(
     overwrite: bool = False,
     analysis: AnalysisConfig | None = None,
     stage: Stage | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> ComposeResult:
     """Compose music for ``video`` with ``system`` and write the clip with it to ``output``.
 
     ``params`` are the system's generation parameters (``["temperature=0.8"]`` or a dict);
-    ``weights`` a folder the user trained (default: the shipped weights).
+    ``weights`` a folder the user trained (default: the shipped weights). ``notice`` hears the
+    one-line remarks a user should see (a re-encoded picture, sound packets that were skipped).
     """
     controls = controls or Controls()
     cls = system_class(system)
@@ -124,11 +130,17 @@ def compose(
         raise UsageError("an output would overwrite the input video")
     for p in targets:
         check_output(p, overwrite=overwrite)
-    with claim(targets):  # a second run to the same outputs stops here
+    with claim(targets), work_folder() as work:  # a second run to the same outputs stops here
         info = probe(video)
         late = [m for m in controls.markers if m >= info.duration]
         if late:
             raise UsageError(f"--markers {late}: past the end of the clip ({info.duration:.2f} s)")
+        picture = picture_plan(video, out)
+        if picture == "encode" and notice is not None:
+            notice(
+                f"{out.suffix} cannot hold this clip's {info.codec} picture as it is: "
+                "re-encoding it as H.264"
+            )
 
         loader = _Background(lambda: cls.load(weights))
         loader.start()
@@ -139,22 +151,30 @@ def compose(
 
         needs = cls.needs.series | (PLOT_NEEDS if plot is not None else frozenset())
         config = replace(analysis or AnalysisConfig(), series=tuple(needs), frames=cls.needs.frames)
-        features = analyze(video, config, progress=lambda t, d: report("analyze", t, d))
+        features = analyze(video, config, info=info, progress=lambda t, d: report("analyze", t, d))
         report("compose", 0, 1)
         impl: System = loader.result()
         soundtrack = impl.compose(features, controls, gen_params)
         report("compose", 1, 1)
         report("render", 0, 1)
-        audio = render(soundtrack, duration=info.duration, soundfont=soundfont, backend=synth)
+        music = render_spool(
+            soundtrack, duration=info.duration, folder=work, soundfont=soundfont, backend=synth
+        )
         report("render", 1, 1)
         report("mux", 0, 1)
-        mux(
+        original = None
+        if info.has_audio and not replace_audio:
+            original, damage = spool_sound(video, work / "original.f32")
+            if (damage.skipped or damage.broken_at is not None) and notice is not None:
+                notice(f"{video}: {damage}; the rest of the clip's sound is kept")
+        mix = mux(
             video,
-            audio,
-            SAMPLE_RATE,
+            music,
             out,
+            info=info,
+            original=original,
             original_gain_db=original_gain_db,
-            replace_audio=replace_audio,
+            picture=picture,
             overwrite=overwrite,
         )
         report("mux", 1, 1)
@@ -163,7 +183,7 @@ def compose(
             write_midi(soundtrack.score, midi, overwrite=overwrite)
             written["midi"] = Path(midi)
         if wav is not None:
-            write_wav(audio, wav, sample_rate=SAMPLE_RATE, overwrite=overwrite)
+            write_wav(music, wav, overwrite=overwrite)
             written["wav"] = Path(wav)
         if cues_path is not None:
             doc = cues(features, soundtrack, system=system, controls=controls)
@@ -175,4 +195,4 @@ def compose(
 
             plot_soundtrack(features, soundtrack, plot, overwrite=overwrite)
             written["plot"] = Path(plot)
-    return ComposeResult(out, system, features, soundtrack, written)
+    return ComposeResult(out, system, features, soundtrack, written, picture, mix)

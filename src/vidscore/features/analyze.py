@@ -144,13 +144,15 @@ def analyze(
     config: AnalysisConfig | None = None,
     *,
     progress: Progress | None = None,
+    info: VideoInfo | None = None,
 ) -> VideoFeatures:
-    """Analyze one clip into its feature timeline (see docs/features.md)."""
+    """Analyze one clip into its feature timeline (see docs/features.md); ``info`` is the
+    clip's probe when the caller already has it."""
     config = config or AnalysisConfig()
     names = extractors_for(config.series)
     # before probing: a bad --semantic fails fast
     semantic = make_semantic(config.semantic) if "semantic" in names else None
-    info = probe(path)
+    info = info or probe(path)
     make = {
         "scene": lambda: SceneExtractor(config.detector, threshold=config.cut_threshold),
         "motion": MotionExtractor,

@@ -13,10 +13,12 @@ from __future__ import annotations
 import io
 import os
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from vidscore.audio.spool import Spool, SpoolWriter
 from vidscore.errors import InputError, ModelLoadError
 from vidscore.outputs import atomic_path
 
@@ -62,7 +64,25 @@ def render_midi(
     backend: str = "auto",
     sample_rate: int = SAMPLE_RATE,
 ) -> np.ndarray:
-    """Render a MIDI file to a mono float32 signal at ``sample_rate``."""
+    """Render a MIDI file to a mono float32 signal at ``sample_rate`` (held in memory: for
+    short pieces; :func:`stream_midi` renders any length)."""
+    blocks = list(
+        stream_midi(midi_path, soundfont=soundfont, backend=backend, sample_rate=sample_rate)
+    )
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def stream_midi(
+    midi_path: str | os.PathLike,
+    *,
+    soundfont: str | os.PathLike | None = None,
+    backend: str = "auto",
+    sample_rate: int = SAMPLE_RATE,
+    block: int = SAMPLE_RATE,
+) -> Iterator[np.ndarray]:
+    """Render a MIDI file as mono float32 blocks of ``block`` samples (the last shorter), with a
+    second of release after the last event. FluidSynth renders block by block in bounded
+    memory; the midirenderer fallback renders the whole piece at once and is then cut up."""
     if backend not in BACKENDS:
         raise InputError(f"synth backend {backend!r}: choose from {', '.join(BACKENDS)}")
     sf2 = find_soundfont(soundfont)
@@ -72,20 +92,82 @@ def render_midi(
             raise ModelLoadError("FluidSynth library not found (apt-get install libfluidsynth3)")
         import pretty_midi
 
-        pm = pretty_midi.PrettyMIDI(str(midi_path))
-        audio = pm.fluidsynth(fs=sample_rate, synthesizer=str(sf2))
-        return np.asarray(audio, dtype=np.float32)
+        yield from _fluidsynth_blocks(
+            pretty_midi.PrettyMIDI(str(midi_path)), sf2, sample_rate, block
+        )
+        return
     try:
         import midirenderer
     except ImportError as exc:
         raise ModelLoadError("no synthesiser: install libfluidsynth3 or midirenderer") from exc
     wav = midirenderer.render_wave_from(sf2.read_bytes(), Path(midi_path).read_bytes())
     audio, sr = read_wav_bytes(wav)
+    del wav
     if sr != sample_rate:
         import librosa
 
         audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate)
-    return audio.astype(np.float32)
+    audio = audio.astype(np.float32)
+    for i in range(0, len(audio), block):
+        yield audio[i : i + block]
+
+
+#: FluidSynth's output gain: every part plays through one synthesiser into 16-bit samples, so
+#: this leaves headroom for a full band (the result is normalised afterwards)
+FLUID_GAIN = 0.1
+
+
+def _fluidsynth_blocks(pm, sf2: Path, rate: int, block: int) -> Iterator[np.ndarray]:
+    """One FluidSynth synthesiser, one MIDI channel per part (drums on channel 10), events
+    applied at their exact sample."""
+    import fluidsynth
+
+    synth = fluidsynth.Synth(gain=FLUID_GAIN, samplerate=float(rate))
+    try:
+        sfid = synth.sfload(str(sf2))
+        melodic = [c for c in range(16) if c != 9]
+        events: list[tuple[float, int, int, int, int]] = []  # time, order, channel, a, b
+        for k, inst in enumerate(pm.instruments):
+            ch = 9 if inst.is_drum else melodic[k % len(melodic)]
+            synth.program_select(
+                ch, sfid, 128 if inst.is_drum else 0, 0 if inst.is_drum else inst.program
+            )
+            events += [(n.end, 0, ch, n.pitch, 0) for n in inst.notes]
+            events += [(c.time, 1, ch, c.number, c.value) for c in inst.control_changes]
+            events += [(b.time, 2, ch, b.pitch, 0) for b in inst.pitch_bends]
+            events += [(n.start, 3, ch, n.pitch, n.velocity) for n in inst.notes]
+        events.sort()  # at one instant: offs, controls, bends, then ons
+        end = max((e[0] for e in events), default=0.0) + 1.0
+        total, pos, i = round(end * rate), 0, 0
+
+        def samples(n: int) -> np.ndarray:
+            x = np.asarray(synth.get_samples(n), dtype=np.float32).reshape(-1, 2)
+            return x.mean(axis=1) / 32768.0
+
+        while pos < total:
+            stop = min(pos + block, total)
+            parts, cur = [], pos
+            while i < len(events) and round(events[i][0] * rate) < stop:
+                t, kind, ch, a, b = events[i]
+                at = max(round(t * rate), cur)
+                if at > cur:
+                    parts.append(samples(at - cur))
+                    cur = at
+                if kind == 0:
+                    synth.noteoff(ch, a)
+                elif kind == 1:
+                    synth.cc(ch, a, b)
+                elif kind == 2:
+                    synth.pitch_bend(ch, a)
+                else:
+                    synth.noteon(ch, a, b)
+                i += 1
+            if stop > cur:
+                parts.append(samples(stop - cur))
+            pos = stop
+            yield np.concatenate(parts)
+    finally:
+        synth.delete()
 
 
 def read_wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
@@ -97,6 +179,48 @@ def read_wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
         raise InputError(f"unsupported WAV sample width {width}")
     x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
     return x.reshape(-1, ch).mean(axis=1), sr
+
+
+def _fade(block: np.ndarray, offset: int, n: int, fade_in: int, fade_out: int) -> np.ndarray:
+    """``block`` (samples ``offset`` on of an ``n``-sample piece) with the fades applied."""
+    i = offset + np.arange(len(block))
+    g = np.ones(len(block), dtype=np.float32)
+    if fade_in:
+        g = np.minimum(g, (i / max(fade_in - 1, 1)).astype(np.float32))
+    if fade_out:
+        g = np.minimum(g, ((n - 1 - i) / max(fade_out - 1, 1)).astype(np.float32))
+    g = np.clip(g, 0.0, 1.0)
+    return block * (g[:, None] if block.ndim == 2 else g)
+
+
+def _faded_blocks(raw: Spool, n: int, fi: int, fo: int) -> Iterator[np.ndarray]:
+    offset = 0
+    for b in raw.blocks(n):
+        yield _fade(b, offset, n, fi, fo)
+        offset += len(b)
+
+
+def finish_spool(
+    raw: Spool,
+    dest: str | os.PathLike,
+    *,
+    duration: float,
+    fade_in: float = 0.5,
+    fade_out: float = 2.0,
+    peak_db: float = -1.0,
+) -> Spool:
+    """:func:`finish` for a spooled render: exactly ``duration`` seconds into ``dest``, read
+    twice in blocks (the peak after the fades, then the scaled copy)."""
+    n = round(duration * raw.rate)
+    fi, fo = min(n, int(fade_in * raw.rate)), min(n, int(fade_out * raw.rate))
+    peak = max(
+        (float(np.abs(b).max()) for b in _faded_blocks(raw, n, fi, fo) if len(b)), default=0.0
+    )
+    gain = np.float32((10 ** (peak_db / 20)) / peak) if peak > 0 else np.float32(1.0)
+    with SpoolWriter(dest, rate=raw.rate, channels=raw.channels) as w:
+        for b in _faded_blocks(raw, n, fi, fo):
+            w.write(b * gain)
+        return w.finish()
 
 
 def finish(
@@ -114,10 +238,7 @@ def finish(
     m = min(n, len(audio))
     y[:m] = audio[:m]
     fi, fo = min(n, int(fade_in * sample_rate)), min(n, int(fade_out * sample_rate))
-    if fi:
-        y[:fi] *= np.linspace(0.0, 1.0, fi, dtype=np.float32)
-    if fo:
-        y[n - fo :] *= np.linspace(1.0, 0.0, fo, dtype=np.float32)
+    y = _fade(y, 0, n, fi, fo)
     peak = float(np.abs(y).max()) if n else 0.0
     if peak > 0:
         y *= (10 ** (peak_db / 20)) / peak
@@ -125,22 +246,26 @@ def finish(
 
 
 def write_wav(
-    audio: np.ndarray,
+    audio: np.ndarray | Spool,
     path: str | os.PathLike,
     *,
     sample_rate: int = SAMPLE_RATE,
     overwrite: bool = False,
 ) -> None:
-    """16-bit PCM WAV (mono or ``(n, channels)``), written atomically."""
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[:, None]
-    pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2")
+    """16-bit PCM WAV (mono or ``(n, channels)``, or a spool read in blocks), written
+    atomically."""
+    if isinstance(audio, Spool):
+        blocks, channels, sample_rate = audio.blocks(), audio.channels, audio.rate
+    else:
+        x = np.asarray(audio, dtype=np.float32)
+        x = x[:, None] if x.ndim == 1 else x
+        blocks, channels = iter([x]), x.shape[1]
     with (
         atomic_path(path, overwrite=overwrite, suffix=".wav") as tmp,
         wave.open(str(tmp), "wb") as w,
     ):
-        w.setnchannels(pcm.shape[1])
+        w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        w.writeframes(pcm.tobytes())
+        for b in blocks:
+            w.writeframes((np.clip(b, -1.0, 1.0) * 32767).astype("<i2").tobytes())

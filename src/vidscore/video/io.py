@@ -294,24 +294,98 @@ def decode_all(path: str | os.PathLike) -> int:
     return n
 
 
+@dataclass
+class SoundDamage:
+    """What :func:`iter_audio` had to skip: packets that would not decode (their time is filled
+    with silence, so the rest stays in sync) and whether the stream broke off early."""
+
+    packets: int = 0
+    skipped: int = 0
+    skipped_seconds: float = 0.0
+    broken_at: float | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.skipped:
+            parts.append(
+                f"{self.skipped} of {self.packets} sound packets could not be decoded "
+                f"({self.skipped_seconds:.2f} s replaced by silence)"
+            )
+        if self.broken_at is not None:
+            parts.append(f"the sound breaks off at {self.broken_at:.2f} s")
+        return "; ".join(parts)
+
+
+#: a decoded frame this far after the sound so far (seconds) means packets were lost before it
+GAP_TOLERANCE = 0.02
+
+
 def iter_audio(
-    path: str | os.PathLike, *, rate: int, layout: str = "mono", strict: bool = False
+    path: str | os.PathLike,
+    *,
+    rate: int,
+    layout: str = "mono",
+    strict: bool = False,
+    damage: SoundDamage | None = None,
 ) -> Iterator[np.ndarray]:
     """The first audio stream, resampled, as ``(channels, samples)`` float32 chunks; nothing if
-    the file has no sound. A damaged stream ends the chunks early, or with ``strict`` raises
-    :class:`CorruptVideoError`. Only one chunk is held at a time."""
+    the file has no sound. A packet that does not decode is skipped as FFmpeg does and its time
+    filled with silence; a stream that breaks off ends the chunks. Either is counted in
+    ``damage``, or with ``strict`` raises :class:`CorruptVideoError`. One chunk is held at a
+    time."""
     p = Path(path)
+    damage = damage if damage is not None else SoundDamage()
     with _open(p) as container:
         if not container.streams.audio:
             return
+        stream = container.streams.audio[0]
+        # time zero is the picture's start, as in the muxed output (else the sound's own start)
+        ref = container.streams.video[0] if container.streams.video else stream
+        start = float(ref.start_time * ref.time_base) if ref.start_time else 0.0
+        channels = 1 if layout == "mono" else 2
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        try:
-            for frame in container.decode(container.streams.audio[0]):
+        emitted = 0  # samples handed out so far
+
+        def chunks(frames) -> Iterator[np.ndarray]:
+            nonlocal emitted
+            for frame in frames:
+                if frame is not None and frame.time is not None:
+                    gap = round((frame.time - start) * rate) - emitted
+                    if gap > GAP_TOLERANCE * rate:
+                        emitted += gap
+                        if damage.skipped:
+                            damage.skipped_seconds += gap / rate
+                        yield np.zeros((channels, gap), dtype=np.float32)
                 for out in resampler.resample(frame):
-                    yield out.to_ndarray()
-        except av.FFmpegError as exc:
-            if strict:
-                raise CorruptVideoError(f"{p}: sound stream is corrupt ({_reason(exc)})") from exc
+                    x = out.to_ndarray()
+                    emitted += x.shape[1]
+                    yield x
+
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:
+                if strict:
+                    reason = _reason(exc)
+                    raise CorruptVideoError(f"{p}: sound stream is corrupt ({reason})") from exc
+                damage.broken_at = emitted / rate
+                break
+            damage.packets += packet.size > 0
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:
+                if strict:
+                    raise CorruptVideoError(
+                        f"{p}: sound packet at {emitted / rate:.2f} s cannot be decoded "
+                        f"({_reason(exc)})"
+                    ) from exc
+                damage.skipped += 1
+                continue
+            yield from chunks(frames)
+        yield from chunks([None])  # flush the resampler
 
 
 def read_audio(

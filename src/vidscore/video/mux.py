@@ -1,70 +1,39 @@
-"""Put music into a clip: the picture stream is copied (never re-encoded), the sound is new.
+"""Put music into a clip: the picture copied bit for bit when the output container takes its
+codec, re-encoded as H.264 otherwise; the sound is the mix of :mod:`vidscore.audio.mix`.
 
-The music sits under the clip's own sound: the original is kept at ``original_gain_db`` (default
--12 dB) and the music is ducked by up to ``duck_db`` where the original is louder than its median
-(speech, effects), with a 0.3 s smoothing. ``replace_audio`` drops the original. The sound track is
-exactly as long as the video.
+Everything streams: the picture packet by packet, the sound in blocks from the spools, with
+audio encoded just ahead of the picture so the two are interleaved by time from the start. MP4
+and MOV outputs put their index first (``faststart``), so a player can start before the end has
+arrived. The sound track is exactly as long as the video.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
 
+from vidscore.audio.mix import MixPlan, mix_blocks, plan_mix
+from vidscore.audio.source import MIX_RATE
+from vidscore.audio.spool import Spool
 from vidscore.errors import OutputError
 from vidscore.outputs import atomic_path
-from vidscore.video.io import probe, read_audio
+from vidscore.types import VideoInfo
 
-MIX_RATE = 48000
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+FASTSTART = {"mp4", "mov"}
+AAC_FRAME = 1024
+#: x264 settings for pictures that must be re-encoded: visually close to the source
+H264_OPTIONS = {"crf": "18", "preset": "veryfast"}
 
-
-def _original_audio(path: Path, n: int) -> np.ndarray | None:
-    """The clip's own sound as ``(n, 2)`` float32 at MIX_RATE, or None; a damaged sound track
-    keeps what decoded (it must not stop the music)."""
-    x = read_audio(path, rate=MIX_RATE, layout="stereo")
-    if x is None:
-        return None
-    y = np.zeros((n, 2), dtype=np.float32)
-    m = min(n, x.shape[1])
-    y[:m] = x[:, :m].T
-    return y
-
-
-def _envelope(x: np.ndarray, win: int) -> np.ndarray:
-    """Centred moving RMS over ``win`` samples (cumulative sums: linear in the length)."""
-    power = np.concatenate([[0.0], np.cumsum((x.astype(np.float64) ** 2).mean(axis=1))])
-    n = len(x)
-    lo = np.clip(np.arange(n) - win // 2, 0, n)
-    hi = np.clip(np.arange(n) + win // 2 + 1, 0, n)
-    return np.sqrt((power[hi] - power[lo]) / np.maximum(hi - lo, 1))
-
-
-def mix(
-    music: np.ndarray,
-    original: np.ndarray | None,
-    *,
-    original_gain_db: float = -12.0,
-    duck_db: float = 6.0,
-) -> np.ndarray:
-    """Music ``(n,)`` or ``(n, 2)`` under the original ``(n, 2)``; returns ``(n, 2)`` in [-1, 1]."""
-    m = music if music.ndim == 2 else np.repeat(music[:, None], 2, axis=1)
-    if original is None:
-        return np.clip(m, -1, 1).astype(np.float32)
-    g = 10 ** (original_gain_db / 20)
-    env = _envelope(original, int(0.3 * MIX_RATE))
-    ref = np.median(env) + 1e-9
-    loud = np.clip((env / ref - 1.0), 0.0, 1.0)  # 0 at or below median, 1 at twice the median
-    duck = 10 ** (-duck_db * loud / 20)
-    out = m * duck[:, None] + g * original
-    peak = np.abs(out).max()
-    if peak > 1.0:
-        out /= peak
-    return out.astype(np.float32)
+Picture = Literal["copy", "encode"]
 
 
 def check_container(out: str | os.PathLike) -> str:
@@ -75,66 +44,145 @@ def check_container(out: str | os.PathLike) -> str:
     return fmt
 
 
+def picture_plan(video: str | os.PathLike, out: str | os.PathLike) -> Picture:
+    """``copy`` when ``out``'s container takes the clip's picture codec as it is, else
+    ``encode``: decided before any work by writing the header to memory."""
+    fmt = check_container(out)
+    with av.open(str(video)) as inp:
+        try:
+            with av.open(io.BytesIO(), "w", format=fmt) as probe_out:
+                probe_out.add_stream_from_template(inp.streams.video[0])
+                probe_out.start_encoding()
+        except (av.FFmpegError, ValueError):
+            return "encode"
+    return "copy"
+
+
 def mux(
     video: str | os.PathLike,
-    music: np.ndarray,
-    sample_rate: int,
+    music: Spool,
     out: str | os.PathLike,
     *,
+    info: VideoInfo,
+    original: Spool | None = None,
     original_gain_db: float = -12.0,
-    replace_audio: bool = False,
+    duck_db: float = 6.0,
+    picture: Picture = "copy",
     overwrite: bool = False,
-) -> None:
-    """Write ``out``: ``video``'s picture stream copied, the mixed sound encoded as AAC."""
+) -> MixPlan:
+    """Write ``out``: ``video``'s picture (copied or re-encoded) with ``music`` mixed over
+    ``original`` (the clip's own spooled sound, None to leave it out) as AAC."""
     src, dst = Path(video), Path(out)
     fmt = check_container(dst)
-    info = probe(src)
-    n = round(info.duration * MIX_RATE)
-    if sample_rate != MIX_RATE:
-        import librosa
-
-        music = librosa.resample(
-            np.asarray(music, dtype=np.float32), orig_sr=sample_rate, target_sr=MIX_RATE
-        )
-    track = np.zeros(n, dtype=np.float32)
-    track[: min(n, len(music))] = music[:n]
-    original = None if replace_audio else _original_audio(src, n)
-    audio = mix(track, original, original_gain_db=original_gain_db)
+    frames = round(info.duration * MIX_RATE)
+    plan = plan_mix(
+        music, original, frames=frames, original_gain_db=original_gain_db, duck_db=duck_db
+    )
     with atomic_path(dst, overwrite=overwrite) as tmp:
+        sound = mix_blocks(music, original, plan, frames=frames)
         try:
-            _write(src, tmp, fmt, audio)
-        except (av.FFmpegError, ValueError) as exc:
-            raise OutputError(
-                f"{dst}: cannot copy this clip's {info.codec} picture into {dst.suffix} "
-                f"({exc}); try an .mkv output"
-            ) from exc
+            _write(src, tmp, fmt, sound, picture)
+        except av.FFmpegError as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # disk full and its kind: atomic_path says it in one line
+            raise OutputError(f"{dst}: cannot write the scored clip ({exc})") from exc
+    return plan
 
 
-def _write(src: Path, tmp: Path, fmt: str, audio: np.ndarray) -> None:
-    with av.open(str(src)) as inp, av.open(str(tmp), "w", format=fmt) as outc:
-        vin = inp.streams.video[0]
-        vout = outc.add_stream_from_template(vin)
-        aout = outc.add_stream("aac", rate=MIX_RATE, layout="stereo")
-        aout.time_base = Fraction(1, MIX_RATE)
-        start = vin.start_time or 0
-        for packet in inp.demux(vin):
-            if packet.dts is None:
-                continue
-            packet.stream = vout
-            if start:
-                packet.pts = None if packet.pts is None else packet.pts - start
-                packet.dts -= start
-            outc.mux(packet)
-        planar = np.ascontiguousarray(audio.T)
-        pts = 0
-        for i in range(0, planar.shape[1], 1024):
+class _SoundFeed:
+    """Encodes the mix as AAC on demand, up to a given time, so audio keeps pace with video."""
+
+    def __init__(self, container, blocks: Iterator[np.ndarray]) -> None:
+        self.container = container
+        self.stream = container.add_stream("aac", rate=MIX_RATE, layout="stereo")
+        self.stream.time_base = Fraction(1, MIX_RATE)
+        self.blocks = blocks
+        self.buf = np.zeros((0, 2), np.float32)
+        self.pts = 0
+        self.done = False
+
+    def until(self, seconds: float) -> None:
+        while not self.done and self.pts < seconds * MIX_RATE:
+            while len(self.buf) < AAC_FRAME:
+                block = next(self.blocks, None)
+                if block is None:
+                    break
+                self.buf = np.concatenate([self.buf, block])
+            if not len(self.buf):
+                self._flush()
+                return
+            take, self.buf = self.buf[:AAC_FRAME], self.buf[AAC_FRAME:]
             frame = av.AudioFrame.from_ndarray(
-                planar[:, i : i + 1024].copy(), format="fltp", layout="stereo"
+                np.ascontiguousarray(take.T), format="fltp", layout="stereo"
             )
             frame.sample_rate = MIX_RATE
-            frame.pts = pts
-            pts += frame.samples
-            for p in aout.encode(frame):
-                outc.mux(p)
-        for p in aout.encode():
+            frame.pts = self.pts
+            self.pts += frame.samples
+            for p in self.stream.encode(frame):
+                self.container.mux(p)
+
+    def _flush(self) -> None:
+        for p in self.stream.encode():
+            self.container.mux(p)
+        self.done = True
+
+    def finish(self) -> None:
+        self.until(math.inf)
+
+
+def _write(src: Path, tmp: Path, fmt: str, sound: Iterator[np.ndarray], picture: Picture) -> None:
+    options = {"movflags": "+faststart"} if fmt in FASTSTART else {}
+    with av.open(str(src)) as inp, av.open(str(tmp), "w", format=fmt, options=options) as outc:
+        vin = inp.streams.video[0]
+        if picture == "copy":
+            vout = outc.add_stream_from_template(vin)
+            feed = _SoundFeed(outc, sound)
+            _copy_picture(inp, vin, vout, outc, feed)
+        else:
+            vout = _h264_stream(outc, vin)
+            feed = _SoundFeed(outc, sound)
+            _encode_picture(inp, vin, vout, outc, feed)
+        feed.finish()
+
+
+def _copy_picture(inp, vin, vout, outc, feed: _SoundFeed) -> None:
+    start = vin.start_time or 0
+    for packet in inp.demux(vin):
+        if packet.dts is None:
+            continue
+        packet.stream = vout
+        if start:
+            packet.pts = None if packet.pts is None else packet.pts - start
+            packet.dts -= start
+        feed.until(float(packet.dts * vin.time_base))
+        outc.mux(packet)
+
+
+def _h264_stream(outc, vin):
+    ctx = vin.codec_context
+    rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+    vout = outc.add_stream("libx264", rate=rate, options=dict(H264_OPTIONS))
+    vout.width, vout.height = ctx.width - ctx.width % 2, ctx.height - ctx.height % 2
+    vout.pix_fmt = "yuv420p"
+    vout.time_base = vin.time_base
+    vout.codec_context.time_base = vin.time_base
+    return vout
+
+
+def _encode_picture(inp, vin, vout, outc, feed: _SoundFeed) -> None:
+    start = vin.start_time or 0
+    last = None
+    for frame in inp.decode(vin):
+        if frame.pts is None:
+            continue
+        pts = frame.pts - start
+        if last is not None and pts <= last:
+            continue  # a repeated timestamp would stop the encoder
+        last = pts
+        out = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
+        out.pts, out.time_base = pts, vin.time_base
+        for p in vout.encode(out):
+            feed.until(float(p.dts * p.time_base) if p.dts is not None else 0.0)
             outc.mux(p)
+    for p in vout.encode():
+        outc.mux(p)

@@ -1,0 +1,1 @@
+"""Sound too long to hold in memory: streamed loudness, on-disk spools and the block mix."""
