@@ -83,6 +83,7 @@ def test_a_ray_address_with_nothing_listening_fails_in_seconds(corpus, tmp_path)
                 "--address", f"127.0.0.1:{port}")  # fmt: skip
     assert r.returncode == 2 and "no Ray cluster reachable" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and time.monotonic() - t0 < 60
+    assert not (tmp_path / "o").exists()  # refused before anything was made
 
 
 def test_clips_that_share_a_name_get_an_output_each_and_resume(tmp_path, small_clip):
@@ -98,3 +99,24 @@ def test_clips_that_share_a_name_get_an_output_each_and_resume(tmp_path, small_c
     assert len(list((tmp_path / "o").glob("*.json"))) == 3
     again = analyze_many(inputs, tmp_path / "o")
     assert len(again.skipped) == 3 and not again.done
+
+
+def test_resumption_keys_on_the_clips_content_and_the_settings(tmp_path, small_clip):
+    """A clip replaced under the same name, or other analysis settings, is analysed again; an
+    unchanged clip is not (issue 10 item 4)."""
+    from vidscore.features.analyze import AnalysisConfig
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("one", "two"):
+        (clips / f"{name}.mp4").write_bytes(small_clip.read_bytes())
+    first = analyze_many([str(clips)], tmp_path / "o")
+    assert len(first.done) == 2
+    (clips / "two.mp4").write_bytes(CLIPS["carphone_pristine"].read_bytes())  # another clip
+    again = analyze_many([str(clips)], tmp_path / "o")
+    assert [Path(v).name for v in again.done] == ["two.mp4"]
+    assert [Path(v).name for v in again.skipped] == ["one.mp4"]
+    doc = json.loads((tmp_path / "o" / "two.json").read_text())
+    assert doc["info"]["width"] == 176  # the new clip's features replaced the old ones
+    other = analyze_many([str(clips)], tmp_path / "o", AnalysisConfig(cut_threshold=5.0))
+    assert len(other.done) == 2 and not other.skipped

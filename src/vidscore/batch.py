@@ -1,15 +1,23 @@
 """Analyze many clips: resumable, past bad clips, locally or as Ray tasks.
 
-Each clip writes ``OUT_DIR/NAME.json`` (and optionally ``.npz`` / ``.png``) atomically, so a clip
-whose JSON exists is finished and is skipped on the next run. A failing clip is recorded and the
-run goes on; the caller lists failures at the end. ``executor="ray"`` sends one task per clip to
-a local Ray or to the cluster at ``address`` (DISCO-MV-sized corpora need many machines).
+Each clip writes ``OUT_DIR/NAME.json`` (and optionally ``.npz`` / ``.png``) atomically, the JSON
+last, with the clip's key (:func:`clip_key`: its bytes and the analysis settings) in its meta. A
+clip whose JSON carries its current key is finished and skipped on the next run; a clip that
+changed, or was analysed with other settings, is done again. NAME keeps the clip's path below its
+input folder, so two clips never share one (:func:`unique_stems`), and each clip's outputs are
+claimed while it is worked on, so two runs into one folder never write the same files. A
+failing clip is recorded and the run goes on; the caller lists failures at the end.
+``executor="ray"`` sends one task per clip to a local Ray or to the cluster at ``address``
+(DISCO-MV-sized corpora need many machines).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
+import importlib.util
+import json
 import os
 import socket
 from collections import Counter
@@ -88,21 +96,63 @@ def unique_stems(videos: list[Path], roots: list[Path]) -> dict[Path, str]:
     return stems
 
 
+FINGERPRINT_BYTES = 1 << 20
+
+
+def clip_key(video: Path, config: AnalysisConfig) -> str | None:
+    """What a finished output was made from: the clip's size and its first and last MiB (a
+    fingerprint that any re-encode, trim or other clip breaks, without reading gigabytes), and
+    the analysis settings. None when the clip cannot be read (that clip then fails)."""
+    h = hashlib.sha256()
+    try:
+        size = video.stat().st_size
+        with open(video, "rb") as f:
+            h.update(f.read(FINGERPRINT_BYTES))
+            if size > 2 * FINGERPRINT_BYTES:
+                f.seek(-FINGERPRINT_BYTES, os.SEEK_END)
+            h.update(f.read())
+    except OSError:
+        return None
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "frames"}
+    h.update(json.dumps([size, settings], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:20]
+
+
+def finished(base: str, formats: tuple[str, ...], key: str | None) -> bool:
+    """Whether every format of ``base`` exists and its JSON was written from the clip and
+    settings of ``key``."""
+    json_path = Path(base + ".json")
+    if key is None or not all(Path(f"{base}.{f}").is_file() for f in formats):
+        return False
+    try:
+        meta = json.loads(json_path.read_text()).get("meta", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return meta.get("batch_key") == key
+
+
 def _analyze_one(
-    video: str, out_base: str, config: AnalysisConfig, formats: tuple[str, ...]
+    video: str,
+    out_base: str,
+    config: AnalysisConfig,
+    formats: tuple[str, ...],
+    key: str | None = None,
 ) -> tuple[str, str | None]:
     """Analyze one clip and write its outputs; return (video, error message or None)."""
     from vidscore.features.timeline import save_json, save_npz
+    from vidscore.outputs import claim
 
     try:
-        feats = analyze(video, config)
-        if "npz" in formats:
-            save_npz(feats, out_base + ".npz", overwrite=True)
-        if "png" in formats:
-            from vidscore.features.plot import plot_timeline
+        with claim([f"{out_base}.{f}" for f in ("json", *(f for f in formats if f != "json"))]):
+            feats = analyze(video, config)
+            feats.meta["batch_key"] = key
+            if "npz" in formats:
+                save_npz(feats, out_base + ".npz", overwrite=True)
+            if "png" in formats:
+                from vidscore.features.plot import plot_timeline
 
-            plot_timeline(feats, out_base + ".png", overwrite=True)
-        save_json(feats, out_base + ".json", overwrite=True)  # last: marks the clip as done
+                plot_timeline(feats, out_base + ".png", overwrite=True)
+            save_json(feats, out_base + ".json", overwrite=True)  # last: marks the clip as done
         return video, None
     except VidscoreError as exc:
         return video, str(exc)
@@ -128,6 +178,11 @@ def analyze_many(
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise UsageError(f"--formats {','.join(bad)}: choose from {', '.join(FORMATS)}")
+    if executor == "ray":  # before anything is made: no Ray, or nobody at --address
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--executor ray needs Ray: pip install 'vidscore[ray]'")
+        if not _ray_running():
+            check_ray_address(address)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -138,14 +193,15 @@ def analyze_many(
     roots = [Path(i) for i in inputs]
     videos = find_videos(inputs)
     report = BatchReport()
-    todo: list[tuple[str, str]] = []
+    todo: list[tuple[str, str, str | None]] = []
     stems = unique_stems(videos, roots)
     for v in videos:
         base = str(out / stems[v])
-        if Path(base + ".json").exists():
+        key = clip_key(v, config)
+        if finished(base, formats, key):
             report.skipped.append(str(v))
         else:
-            todo.append((str(v), base))
+            todo.append((str(v), base, key))
     if on_start is not None:
         on_start(len(todo))
 
@@ -158,11 +214,18 @@ def analyze_many(
             on_clip(video, err)
 
     if executor == "local":
-        for video, base in todo:
-            record(*_analyze_one(video, base, config, formats))
+        for video, base, key in todo:
+            record(*_analyze_one(video, base, config, formats, key))
     else:
         _run_ray(todo, config, formats, address, record)
     return report
+
+
+def _ray_running() -> bool:
+    import sys
+
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
 
 
 def check_ray_address(address: str | None, timeout: float = 3.0) -> None:
@@ -180,13 +243,10 @@ def check_ray_address(address: str | None, timeout: float = 3.0) -> None:
 
 
 def _run_ray(todo, config, formats, address, record) -> None:
-    try:
-        import ray
-    except ImportError as exc:
-        raise UsageError("--executor ray needs Ray: pip install 'vidscore[ray]'") from exc
+    import ray
+
     started = not ray.is_initialized()
     if started:
-        check_ray_address(address)
         try:
             ray.init(
                 address=address,
@@ -198,7 +258,7 @@ def _run_ray(todo, config, formats, address, record) -> None:
             raise InputError(f"--address {address}: no Ray cluster reachable there") from exc
     try:
         task = ray.remote(_analyze_one)
-        pending = [task.remote(video, base, config, formats) for video, base in todo]
+        pending = [task.remote(video, base, config, formats, key) for video, base, key in todo]
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             record(*ray.get(ready[0]))

@@ -133,7 +133,7 @@ def analyze(
 def _analyze_one(video, config, output, npz, plot, overwrite) -> None:
     from vidscore.features.analyze import analyze as run
     from vidscore.features.timeline import save_json, save_npz
-    from vidscore.outputs import check_output
+    from vidscore.outputs import check_output, claim
     from vidscore.video.io import probe
 
     targets = [p for p in (output, npz, plot) if p is not None]
@@ -144,27 +144,30 @@ def _analyze_one(video, config, output, npz, plot, overwrite) -> None:
     for p in targets:
         check_output(p, overwrite=overwrite)
     info = probe(video)
-    with _progress() as bar:
-        task = bar.add_task(f"analyzing {Path(video).name}", total=info.duration, what="")
-        feats = run(
-            video,
-            config,
-            progress=lambda t, d: bar.update(task, completed=t, what=f"{t:.1f}/{d:.1f} s"),
-        )
-    if output is not None:
-        save_json(feats, output, overwrite=overwrite)
-    if npz is not None:
-        save_npz(feats, npz, overwrite=overwrite)
-    if plot is not None:
-        from vidscore.features.plot import plot_timeline
+    with claim(targets):  # a second run to the same outputs stops here
+        with _progress() as bar:
+            task = bar.add_task(f"analyzing {Path(video).name}", total=info.duration, what="")
+            feats = run(
+                video,
+                config,
+                info=info,
+                progress=lambda t, d: bar.update(task, completed=t, what=f"{t:.1f}/{d:.1f} s"),
+            )
+        if output is not None:
+            save_json(feats, output, overwrite=overwrite)
+        if npz is not None:
+            save_npz(feats, npz, overwrite=overwrite)
+        if plot is not None:
+            from vidscore.features.plot import plot_timeline
 
-        plot_timeline(feats, plot, overwrite=overwrite)
+            plot_timeline(feats, plot, overwrite=overwrite)
     dom = feats.dominant_emotion
     top = max(set(dom), key=dom.count)
+    similarity = feats.meta.get("frame_similarity")
     out.print(
         f"{Path(video).name}: {feats.duration:.2f} s, {len(feats.cuts)} cuts, "
-        f"tempo {feats.meta['tempo_bpm']:.0f} BPM, mostly {top}, "
-        f"frame similarity {feats.meta['frame_similarity']}"
+        f"tempo {feats.meta['tempo_bpm']:.0f} BPM, mostly {top}"
+        + (f", frame similarity {similarity}" if similarity is not None else "")
     )
     for p in targets:
         out.print(f"  wrote {p}")

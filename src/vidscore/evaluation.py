@@ -218,7 +218,12 @@ def train_vmcp(
     processes of a torchrun run, which write nothing)."""
     from vidscore.data.splits import split_of
     from vidscore.metrics import retrieval
-    from vidscore.modules.trainer import init_distributed, leave_distributed, resolve_device
+    from vidscore.modules.trainer import (
+        claim_main,
+        init_distributed,
+        leave_distributed,
+        resolve_device,
+    )
     from vidscore.outputs import check_output_folder
 
     root = Path(data)
@@ -227,34 +232,35 @@ def train_vmcp(
     resolve_device(device)  # a missing GPU is refused before the clips are analysed
     names = (retrieval.WEIGHTS_FILE, "manifest.json")
     out_dir = check_output_folder(out, names, overwrite=overwrite)
-    names, videos, music = vmcp_pairs(root, progress)
-    test = [i for i, n in enumerate(names) if split_of(f"vmcp/{n}") == "test"]
-    train_idx = [i for i in range(len(names)) if i not in test] or list(range(len(names)))
-    model = retrieval.train(
-        [videos[i] for i in train_idx],
-        [music[i] for i in train_idx],
-        epochs=epochs,
-        seed=seed,
-        device=device,
-    )
-    try:
-        if not init_distributed(resolve_device(device)).is_main:
-            return None  # under torchrun, the main process alone scores and writes
-        held = test if len(test) >= 2 else train_idx
-        v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
-        m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
-        metrics = {
-            "pairs": len(names),
-            "train": len(train_idx),
-            "evaluated": len(held),
-            "evaluated_on": "test split" if held is test else "training pairs (too few)",
-            "vmcp": retrieval.vmcp(m, v),
-            "diffbgm_precision": retrieval.precision_at_k(m, v),
-        }
-        retrieval.save(model, out_dir, metrics, overwrite=overwrite)
-        return metrics
-    finally:
-        leave_distributed()
+    with claim_main([out_dir / n for n in names]):  # one run writes a folder at a time
+        names, videos, music = vmcp_pairs(root, progress)
+        test = [i for i, n in enumerate(names) if split_of(f"vmcp/{n}") == "test"]
+        train_idx = [i for i in range(len(names)) if i not in test] or list(range(len(names)))
+        model = retrieval.train(
+            [videos[i] for i in train_idx],
+            [music[i] for i in train_idx],
+            epochs=epochs,
+            seed=seed,
+            device=device,
+        )
+        try:
+            if not init_distributed(resolve_device(device)).is_main:
+                return None  # under torchrun, the main process alone scores and writes
+            held = test if len(test) >= 2 else train_idx
+            v = retrieval.embed(model, [videos[i] for i in held], "video").numpy()
+            m = retrieval.embed(model, [music[i] for i in held], "music").numpy()
+            metrics = {
+                "pairs": len(names),
+                "train": len(train_idx),
+                "evaluated": len(held),
+                "evaluated_on": "test split" if held is test else "training pairs (too few)",
+                "vmcp": retrieval.vmcp(m, v),
+                "diffbgm_precision": retrieval.precision_at_k(m, v),
+            }
+            retrieval.save(model, out_dir, metrics, overwrite=overwrite)
+            return metrics
+        finally:
+            leave_distributed()
 
 
 @dataclass
@@ -297,54 +303,57 @@ def evaluate(
     """Measure ``outputs`` (or compose ``videos`` with ``system``), then write the JSON report,
     and the Markdown table and chart when asked. Every output is checked before the work."""
     from vidscore.metrics.report import markdown, plot, summarize
-    from vidscore.outputs import atomic_path, check_output
+    from vidscore.outputs import atomic_path, check_output, claim
 
     targets = [p for p in (report, markdown_path, plot_path) if p is not None]
     if len({Path(p).resolve() for p in targets}) != len(targets):
         raise UsageError("-o, --markdown and --plot must name different files")
     for p in targets:
         check_output(p, overwrite=overwrite)
-    shuffled_reports: list[PieceReport] = []
-    swapped_reports: list[PieceReport] = []
-    if system is not None:
-        if not videos:
-            raise UsageError("--system needs --videos")
-        pieces, shuffled_reports, swapped_reports = evaluate_system(
-            system,
-            videos,
-            weights=weights,
-            params=params,
-            dependence=dependence,
-            progress=progress,
+    with claim(targets):  # a second run to the same report stops here
+        shuffled_reports: list[PieceReport] = []
+        swapped_reports: list[PieceReport] = []
+        if system is not None:
+            if not videos:
+                raise UsageError("--system needs --videos")
+            pieces, shuffled_reports, swapped_reports = evaluate_system(
+                system,
+                videos,
+                weights=weights,
+                params=params,
+                dependence=dependence,
+                progress=progress,
+            )
+        else:
+            pieces = evaluate_files(outputs, videos=videos or None, progress=progress)
+        ref = reference_values(reference, reference_limit) if reference else None
+        quality = (
+            audio_reference_quality(outputs, audio_reference, embedder) if audio_reference else None
         )
-    else:
-        pieces = evaluate_files(outputs, videos=videos or None, progress=progress)
-    ref = reference_values(reference, reference_limit) if reference else None
-    quality = (
-        audio_reference_quality(outputs, audio_reference, embedder) if audio_reference else None
-    )
-    summary = summarize(pieces)
-    if quality is not None:
-        summary.update({k: v for k, v in quality.items() if k in ("FAD", "KL")})
-    shuffled_summary = summarize(shuffled_reports) if shuffled_reports else None
-    swapped_summary = summarize(swapped_reports) if swapped_reports else None
-    doc = {
-        "system": system,
-        "weights": str(weights) if weights else None,
-        "pieces": [dataclasses.asdict(p) for p in pieces],
-        "summary": summary,
-        "reference": ref,
-        "closeness": {k: abs(summary[k] - ref[k]) for k in ref if k in summary} if ref else None,
-        "shuffled_video": shuffled_summary,
-        "swapped_video": swapped_summary,
-        "audio_quality": quality,
-    }
-    with atomic_path(report, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, default=float))
-    table = markdown(summary, ref, shuffled_summary, swapped_summary)
-    if markdown_path is not None:
-        with atomic_path(markdown_path, overwrite=overwrite) as tmp:
-            tmp.write_text(table)
-    if plot_path is not None:
-        plot(summary, ref, plot_path, overwrite=overwrite)
-    return Evaluation(doc, table)
+        summary = summarize(pieces)
+        if quality is not None:
+            summary.update({k: v for k, v in quality.items() if k in ("FAD", "KL")})
+        shuffled_summary = summarize(shuffled_reports) if shuffled_reports else None
+        swapped_summary = summarize(swapped_reports) if swapped_reports else None
+        doc = {
+            "system": system,
+            "weights": str(weights) if weights else None,
+            "pieces": [dataclasses.asdict(p) for p in pieces],
+            "summary": summary,
+            "reference": ref,
+            "closeness": {k: abs(summary[k] - ref[k]) for k in ref if k in summary}
+            if ref
+            else None,
+            "shuffled_video": shuffled_summary,
+            "swapped_video": swapped_summary,
+            "audio_quality": quality,
+        }
+        with atomic_path(report, overwrite=overwrite) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1, default=float))
+        table = markdown(summary, ref, shuffled_summary, swapped_summary)
+        if markdown_path is not None:
+            with atomic_path(markdown_path, overwrite=overwrite) as tmp:
+                tmp.write_text(table)
+        if plot_path is not None:
+            plot(summary, ref, plot_path, overwrite=overwrite)
+        return Evaluation(doc, table)

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 
 from vidscore.errors import UsageError
+from vidscore.outputs import claim
 
 T = TypeVar("T")
 
@@ -102,6 +103,12 @@ class World:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def claim_main(paths: Sequence[str | os.PathLike]) -> contextlib.AbstractContextManager:
+    """:func:`~vidscore.outputs.claim` the outputs on the main process of a ``torchrun`` group
+    (``RANK`` 0, or a plain run); the other ranks write nothing, so they claim nothing."""
+    return claim(paths) if _env_int("RANK", 0) == 0 else contextlib.nullcontext()
 
 
 def init_distributed(device: torch.device) -> World:

@@ -27,6 +27,7 @@ from vidscore.modules.trainer import (
     Progress,
     TrainConfig,
     Trainer,
+    claim_main,
     leave_distributed,
     resolve_device,
 )
@@ -188,62 +189,69 @@ def run(
     opts = opts or Video2MusicTraining()
     resolve_device(cfg.device)  # a missing GPU is refused before any work
     out_dir = check_output_folder(out, FILES, overwrite=overwrite)
-    seqs = load_sequences(data, limit=opts.limit)
-    sem = semantic_dim(seqs)
-    model_cfg = model_cfg or AMTConfig()
-    model_cfg = replace(model_cfg, semantic_dim=sem, max_len=max(model_cfg.max_len, opts.max_len))
-    state = out_dir / ".resume"
-    trainer = Trainer(cfg, state_dir=state, progress=progress)
-    gru_cfg = replace(cfg, epochs=opts.gru_epochs, lr=opts.gru_lr)
-    gru_trainer = Trainer(gru_cfg, state_dir=state, progress=progress)
-    train = seqs["train"]
-    amt = train_amt(trainer, train, model_cfg, opts, cfg.seed)
-    no_video = train_amt(trainer, train, replace(model_cfg, use_video=False), opts, cfg.seed)
-    gru = train_gru(gru_trainer, train, model_cfg.input_dim, opts, cfg.seed)
-    try:
-        if not trainer.world.is_main:
-            return None  # the main process alone scores and writes
-        held = seqs["test"] or seqs["val"]
-        metrics = {
-            "amt": hits_at_k(amt, held, max_len=opts.max_len),
-            "amt_no_video": hits_at_k(no_video, held, max_len=opts.max_len),
-            "bigru": gru_rmse(gru, held),
-            "pieces": {k: len(v) for k, v in seqs.items()},
-            "held_out": "test" if seqs["test"] else "val",
-        }
-        amt_sha = save_module(
-            amt,
-            out_dir / "amt.safetensors",
-            kind="amt",
-            config=model_cfg.to_dict(),
-            overwrite=overwrite,
+    with claim_main([out_dir / f for f in FILES]):  # one run writes a folder at a time
+        seqs = load_sequences(data, limit=opts.limit)
+        sem = semantic_dim(seqs)
+        model_cfg = model_cfg or AMTConfig()
+        model_cfg = replace(
+            model_cfg, semantic_dim=sem, max_len=max(model_cfg.max_len, opts.max_len)
         )
-        gru_sha = save_module(
-            gru, out_dir / "bigru.safetensors", kind="bigru", config=gru.config, overwrite=overwrite
-        )
-        models = [
-            ModelFacts.of("amt.safetensors", "AMT", amt, model_cfg.to_dict(), amt_sha),
-            ModelFacts.of("bigru.safetensors", "biGRU", gru, gru.config, gru_sha),
-        ]
-        training = {**asdict(cfg), **asdict(opts), "world_size": trainer.world.size}
-        write_manifest(
-            out_dir,
-            {
-                "system": "video2music",
-                "files": {m.file: m.sha256 for m in models},
-                "metrics": metrics,
-                "model": model_cfg.to_dict(),
-                "train": training,
-                "command": command,
-            },
-            overwrite=overwrite,
-        )
-        with atomic_path(out_dir / "CARD.md", overwrite=overwrite) as tmp:
-            tmp.write_text(card(data, command, metrics, models, training, sem).markdown())
-        shutil.rmtree(state, ignore_errors=True)
-        return metrics
-    finally:
-        leave_distributed()
+        state = out_dir / ".resume"
+        trainer = Trainer(cfg, state_dir=state, progress=progress)
+        gru_cfg = replace(cfg, epochs=opts.gru_epochs, lr=opts.gru_lr)
+        gru_trainer = Trainer(gru_cfg, state_dir=state, progress=progress)
+        train = seqs["train"]
+        amt = train_amt(trainer, train, model_cfg, opts, cfg.seed)
+        no_video = train_amt(trainer, train, replace(model_cfg, use_video=False), opts, cfg.seed)
+        gru = train_gru(gru_trainer, train, model_cfg.input_dim, opts, cfg.seed)
+        try:
+            if not trainer.world.is_main:
+                return None  # the main process alone scores and writes
+            held = seqs["test"] or seqs["val"]
+            metrics = {
+                "amt": hits_at_k(amt, held, max_len=opts.max_len),
+                "amt_no_video": hits_at_k(no_video, held, max_len=opts.max_len),
+                "bigru": gru_rmse(gru, held),
+                "pieces": {k: len(v) for k, v in seqs.items()},
+                "held_out": "test" if seqs["test"] else "val",
+            }
+            amt_sha = save_module(
+                amt,
+                out_dir / "amt.safetensors",
+                kind="amt",
+                config=model_cfg.to_dict(),
+                overwrite=overwrite,
+            )
+            gru_sha = save_module(
+                gru,
+                out_dir / "bigru.safetensors",
+                kind="bigru",
+                config=gru.config,
+                overwrite=overwrite,
+            )
+            models = [
+                ModelFacts.of("amt.safetensors", "AMT", amt, model_cfg.to_dict(), amt_sha),
+                ModelFacts.of("bigru.safetensors", "biGRU", gru, gru.config, gru_sha),
+            ]
+            training = {**asdict(cfg), **asdict(opts), "world_size": trainer.world.size}
+            write_manifest(
+                out_dir,
+                {
+                    "system": "video2music",
+                    "files": {m.file: m.sha256 for m in models},
+                    "metrics": metrics,
+                    "model": model_cfg.to_dict(),
+                    "train": training,
+                    "command": command,
+                },
+                overwrite=overwrite,
+            )
+            with atomic_path(out_dir / "CARD.md", overwrite=overwrite) as tmp:
+                tmp.write_text(card(data, command, metrics, models, training, sem).markdown())
+            shutil.rmtree(state, ignore_errors=True)
+            return metrics
+        finally:
+            leave_distributed()
 
 
 def card(
