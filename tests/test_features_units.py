@@ -122,3 +122,17 @@ def test_bin_mean_and_resample():
     assert list(up.values) == [1, 1, 2, 2, 3, 3, 4, 4]
     down = resample(up, 0.5, 4.0)
     assert list(down.values) == [1.5, 3.5]
+
+
+def test_nearest_sample_agrees_with_brute_force_without_the_square_matrix():
+    """bin_mean's gap filling once built an (empty bins x samples) matrix: 0.5 GB for a
+    30-minute clip's emotion at 10 Hz (issue 10 item 1)."""
+    from vidscore.features.timeline import nearest_sample
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        t = np.sort(rng.uniform(0, 100, rng.integers(1, 50)))
+        at = rng.uniform(-5, 105, 30)
+        brute = np.abs(t[None, :] - at[:, None]).min(axis=1)
+        assert np.allclose(np.abs(t[nearest_sample(t, at)] - at), brute)
+    assert nearest_sample(np.array([0.0, 1.0]), np.array([0.5])).tolist() == [0]  # tie: earlier

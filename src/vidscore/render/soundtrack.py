@@ -10,7 +10,6 @@ the clip.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from vidscore.audio.spool import Spool, SpoolWriter
 from vidscore.music.midi import write_midi
+from vidscore.outputs import work_folder
 from vidscore.render.synth import SAMPLE_RATE, finish_spool, stream_midi
 from vidscore.soundtrack import Soundtrack
 
@@ -66,7 +66,7 @@ def render(
     backend: str = "auto",
 ) -> np.ndarray:
     """:func:`render_spool` read into memory: mono float32 (for evaluation's short clips)."""
-    with tempfile.TemporaryDirectory(prefix="vidscore-render-") as tmp:
+    with work_folder() as tmp:
         music = render_spool(
             soundtrack, duration=duration, folder=tmp, soundfont=soundfont, backend=backend
         )
