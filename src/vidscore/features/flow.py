@@ -9,6 +9,7 @@ frame's longer side per frame, so they compare across resolutions.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -62,8 +63,8 @@ class FlowExtractor:
         self._prev: np.ndarray | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidscore-flow")
         self._pending: deque[Future] = deque()
-        self._t: list[float] = []
-        self._v: list[float] = []
+        self._t = array("d")  # 8 bytes a frame, not a boxed float
+        self._v = array("d")  # 8 bytes a frame, not a boxed float
 
     @property
     def requests(self) -> list[FrameRequest]:

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 from vidscore.features.base import DENSE, DENSE_REQUEST, Context
@@ -48,11 +50,11 @@ class MotionExtractor:
     def __init__(self, *, motion_range: tuple[float, float] = MOTION_RANGE) -> None:
         self.motion_range = motion_range
         self._prev: np.ndarray | None = None
-        self._pair_t: list[float] = []
-        self._pair_v: list[float] = []
+        self._pair_t = array("d")  # 8 bytes a frame, not a boxed float
+        self._pair_v = array("d")  # 8 bytes a frame, not a boxed float
         self._coarse_prev: np.ndarray | None = None
-        self._coarse_t: list[float] = []
-        self._coarse_v: list[float] = []
+        self._coarse_t = array("d")  # 8 bytes a frame, not a boxed float
+        self._coarse_v = array("d")  # 8 bytes a frame, not a boxed float
         self._next_coarse = 0.0
 
     @property
@@ -85,7 +87,7 @@ class MotionExtractor:
             rate=1 / VMUSPROD_STEP,
             duration=d,
         )
-        mean_coarse = float(np.mean(self._coarse_v)) if self._coarse_v else 0.0
+        mean_coarse = float(np.mean(self._coarse_v)) if len(self._coarse_v) else 0.0
         ctx.meta["tempo_bpm"] = round(
             motion_to_tempo(mean_coarse, motion_range=self.motion_range), 3
         )

@@ -7,6 +7,8 @@ variable frame rates). AdaptiveDetector is the default, as in Video2Music.
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector
 from scenedetect.common import FrameTimecode
@@ -40,7 +42,7 @@ class SceneExtractor:
         self.threshold = threshold
         self.min_scene_len = min_scene_len
         self._detector = None
-        self._times: list[float] = []
+        self._times = array("d")  # 8 bytes a frame, not a boxed float
         self._cut_frames: list[int] = []
 
     @property

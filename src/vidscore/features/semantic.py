@@ -238,5 +238,5 @@ def frame_similarity(embeddings: np.ndarray) -> float:
     if n < 2:
         return float("nan")
     e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
-    sim = e @ e.T
-    return float((sim.sum() - np.trace(sim)) / (n * (n - 1)))
+    total = e.sum(axis=0)  # sum of all pairs' dot products = |sum of rows|^2: no n x n matrix
+    return float((total @ total - (e * e).sum()) / (n * (n - 1)))

@@ -44,17 +44,17 @@ def bin_mean(times: np.ndarray, values: np.ndarray, *, rate: float, duration: fl
     ``values`` is ``(N,)`` or ``(N, D)``; the result has ``len(grid(duration, rate))`` rows.
     """
     times = np.asarray(times, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)  # summed in float64 below, without a float64 copy of the input
     g = grid(duration, rate)
     out_shape = (len(g), *values.shape[1:])
     if len(times) == 0:
         return np.zeros(out_shape, dtype=np.float32)
     idx = np.clip(np.floor(times * rate + 1e-9).astype(int), 0, len(g) - 1)
     flat = values.reshape(len(values), -1)
-    sums = np.zeros((len(g), flat.shape[1]))
-    np.add.at(sums, idx, flat)
+    out = np.zeros((len(g), flat.shape[1]))
+    np.add.at(out, idx, flat)
     counts = np.bincount(idx, minlength=len(g)).astype(np.float64)
-    out = sums / np.maximum(counts, 1)[:, None]
+    out /= np.maximum(counts, 1)[:, None]
     empty = counts == 0
     if empty.any():
         out[empty] = flat[nearest_sample(times, g[empty] + 0.5 / rate)]
