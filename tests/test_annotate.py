@@ -70,3 +70,46 @@ def test_annotate_bad_input(tmp_path):
     other.write_text("x")
     r = run("data", "annotate", other, "-o", tmp_path / "o")
     assert r.returncode == 2 and "not a MIDI or audio file" in r.stderr
+
+
+def test_a_note_at_time_zero_off_the_fitted_grid_is_never_written_before_zero(tmp_path):
+    """Issue 10 item 16: most onsets sit 0.2 beat past the beat, one note starts at 0, so the
+    fitted 16th grid rounds it to -0.05 beat and mido refused to write the melody file."""
+    from vidscore.data.annotate import annotate_piece
+    from vidscore.music.midi import read_midi, write_midi
+    from vidscore.music.score import Note, Score, Track
+    from vidscore.music.skyline import split_melody
+
+    notes = [Note(0.0, 1.0, 76, 90)] + [
+        Note(k + 0.2, k + 0.7, 60 + (k % 5) * 2, 80) for k in range(1, 24)
+    ]
+    melody, accomp = split_melody(notes)
+    assert min(n.start for n in melody + accomp) >= 0
+    piece = tmp_path / "piece.mid"
+    write_midi(Score([Track("piano", notes)]), piece)
+    annotate_piece(piece, tmp_path / "out")
+    assert read_midi(tmp_path / "out" / "melody" / "piece.mid").notes()[0].start >= 0
+
+
+def test_a_piece_failing_in_any_way_is_listed_and_the_rest_finish(tmp_path, monkeypatch):
+    import vidscore.data.annotate as annotate_module
+
+    real = annotate_module.annotate_piece
+
+    def flaky(path, out, **kw):
+        if path.stem == "b":
+            raise RuntimeError("something unforeseen")
+        return real(path, out, **kw)
+
+    from vidscore.music.midi import write_midi
+    from vidscore.music.score import Note, Score, Track
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        notes = [Note(k * 0.5, k * 0.5 + 0.5, 60 + k % 7, 80) for k in range(32)]
+        write_midi(Score([Track("piano", notes)]), src / f"{name}.mid")
+    monkeypatch.setattr(annotate_module, "annotate_piece", flaky)
+    report = annotate_module.annotate(src, tmp_path / "out")
+    assert [p.split("/")[-1] for p in report.done] == ["a.mid", "c.mid"]
+    assert len(report.failed) == 1 and "internal error: RuntimeError" in report.failed[0][1]

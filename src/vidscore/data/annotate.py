@@ -161,6 +161,9 @@ def annotate(
         except VidscoreError as exc:
             report.failed.append((str(p), str(exc)))
             err = str(exc)
+        except Exception as exc:  # one broken piece must not stop a corpus run
+            err = f"{p}: internal error: {type(exc).__name__}: {exc}"
+            report.failed.append((str(p), err))
         if on_piece is not None:
             on_piece(str(p), err)
     return report

@@ -7,6 +7,7 @@ else is accompaniment. Notes whose pitch is below ``min_pitch`` never count as m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -16,10 +17,14 @@ from vidscore.music.score import Note
 
 
 def quantize(notes: Iterable[Note], *, steps_per_beat: int = 4, offset: float = 0.0) -> list[Note]:
-    """Snap starts and ends to the grid ``offset + k / steps_per_beat``; at least one step long."""
+    """Snap starts and ends to the grid ``offset + k / steps_per_beat``; at least one step long.
+    Never before time 0: with a grid phase past half a step, a note at the very start would round
+    to the grid point before 0 (a SymMV piece failed to write its MIDI so), so it takes the first
+    grid point at or after 0."""
+    first = math.ceil(-offset * steps_per_beat - 1e-9)  # the first grid index at or after 0
     out = []
     for n in notes:
-        s = round((n.start - offset) * steps_per_beat)
+        s = max(first, round((n.start - offset) * steps_per_beat))
         e = max(s + 1, round((n.end - offset) * steps_per_beat))
         out.append(
             Note(offset + s / steps_per_beat, offset + e / steps_per_beat, n.pitch, n.velocity)
