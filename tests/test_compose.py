@@ -156,3 +156,31 @@ def test_compose_bad_input(tmp_path, small_clip):
     one_line_error(run("compose", small_clip, "-o", existing), "already exists")
     assert existing.read_bytes() == b"keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.mp4", "t.mp4"]
+
+
+def test_a_compose_probes_the_clip_once_and_decodes_its_sound_once(tmp_path, monkeypatch):
+    """Issue 10 item 17: the sound was decoded twice (analysis and mix) and the clip probed
+    three times."""
+    import vidscore.audio.source
+    import vidscore.features.analyze
+    import vidscore.pipeline
+    import vidscore.video.io
+    from vidscore.pipeline import compose
+
+    calls = {"probe": 0, "sound": 0}
+
+    def counting(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    probe = counting("probe", vidscore.video.io.probe)
+    for module in (vidscore.pipeline, vidscore.features.analyze, vidscore.video.io):
+        monkeypatch.setattr(module, "probe", probe)
+    sound = counting("sound", vidscore.video.io.iter_audio)
+    for module in (vidscore.audio.source, vidscore.video.io):
+        monkeypatch.setattr(module, "iter_audio", sound)
+    compose(CLIPS["bigbuckbunny"], tmp_path / "o.mp4", system="baseline")
+    assert calls == {"probe": 1, "sound": 1}

@@ -151,7 +151,15 @@ def compose(
 
         needs = cls.needs.series | (PLOT_NEEDS if plot is not None else frozenset())
         config = replace(analysis or AnalysisConfig(), series=tuple(needs), frames=cls.needs.frames)
-        features = analyze(video, config, info=info, progress=lambda t, d: report("analyze", t, d))
+        sound = None  # the clip's own sound, decoded once: for the analysis and the mix
+        if info.has_audio:
+            sound, damage = spool_sound(video, work / "original.f32")
+            if (damage.skipped or damage.broken_at is not None) and notice is not None:
+                kept = "" if replace_audio else "; the rest of the clip's sound is kept"
+                notice(f"{video}: {damage}{kept}")
+        features = analyze(
+            video, config, info=info, sound=sound, progress=lambda t, d: report("analyze", t, d)
+        )
         report("compose", 0, 1)
         impl: System = loader.result()
         soundtrack = impl.compose(features, controls, gen_params)
@@ -162,17 +170,12 @@ def compose(
         )
         report("render", 1, 1)
         report("mux", 0, 1)
-        original = None
-        if info.has_audio and not replace_audio:
-            original, damage = spool_sound(video, work / "original.f32")
-            if (damage.skipped or damage.broken_at is not None) and notice is not None:
-                notice(f"{video}: {damage}; the rest of the clip's sound is kept")
         mix = mux(
             video,
             music,
             out,
             info=info,
-            original=original,
+            original=None if replace_audio else sound,
             original_gain_db=original_gain_db,
             picture=picture,
             overwrite=overwrite,

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from vidscore.audio.spool import Spool
 from vidscore.errors import UsageError
 from vidscore.features.affect import AffectExtractor
 from vidscore.features.base import Context
@@ -28,7 +29,7 @@ from vidscore.features.scene import DETECTORS, SceneExtractor
 from vidscore.features.semantic import frame_similarity, make_semantic
 from vidscore.types import Frames, VideoFeatures, VideoInfo
 from vidscore.version import __version__
-from vidscore.video.io import Frame, FrameRequest, audio_rms, iter_frames, probe
+from vidscore.video.io import Frame, FrameRequest, audio_rms, iter_frames, probe, window_rms
 
 DISCO_MV_THRESHOLD = 0.7
 #: extractor -> the series it makes (``cuts`` stands for the cut list)
@@ -145,9 +146,10 @@ def analyze(
     *,
     progress: Progress | None = None,
     info: VideoInfo | None = None,
+    sound: Spool | None = None,
 ) -> VideoFeatures:
     """Analyze one clip into its feature timeline (see docs/features.md); ``info`` is the
-    clip's probe when the caller already has it."""
+    clip's probe and ``sound`` its spooled sound when the caller already has them."""
     config = config or AnalysisConfig()
     names = extractors_for(config.series)
     # before probing: a bad --semantic fails fast
@@ -175,7 +177,9 @@ def analyze(
         if progress is not None:
             progress(min(frame.time, info.duration), info.duration)
     ctx = Context(info=info, duration=info.duration)
-    if info.has_audio:
+    if sound is not None:  # the caller decoded the sound already (compose spools it once)
+        ctx.audio_rms = window_rms((b.T for b in sound.blocks()), sound.rate)
+    elif info.has_audio:
         ctx.audio_rms = audio_rms(path, rate=1.0)
     for ex in extractors:
         ctx.series.update(ex.finish(ctx))

@@ -397,17 +397,14 @@ def read_audio(
     return np.concatenate(chunks, axis=1) if chunks else None
 
 
-def audio_rms(
-    path: str | os.PathLike, *, rate: float = 1.0, sample_rate: int = 16000
-) -> np.ndarray:
-    """RMS of the first audio stream (mono) in windows of ``1/rate`` s; empty if there is none.
-    A damaged audio track only loses the sound-energy cue, not the analysis."""
-    hop = round(sample_rate / rate)
+def window_rms(chunks: Iterable[np.ndarray], hop: int) -> np.ndarray:
+    """RMS over consecutive windows of ``hop`` samples of ``(channels, n)`` chunks, the channels
+    averaged first (the last window may be shorter); streams, holding one chunk at a time."""
     sums: list[float] = []
     counts: list[int] = []
     pos = 0
-    for chunk in iter_audio(path, rate=sample_rate):
-        x = chunk.reshape(-1).astype(np.float64)
+    for chunk in chunks:
+        x = np.asarray(chunk, dtype=np.float64).mean(axis=0)
         while x.size:
             i = pos // hop
             take = min(x.size, (i + 1) * hop - pos)
@@ -421,3 +418,13 @@ def audio_rms(
     if not sums:
         return np.zeros(0, dtype=np.float32)
     return np.sqrt(np.asarray(sums) / np.maximum(np.asarray(counts), 1)).astype(np.float32)
+
+
+def audio_rms(
+    path: str | os.PathLike, *, rate: float = 1.0, sample_rate: int = 48000
+) -> np.ndarray:
+    """RMS of the first audio stream (stereo at ``sample_rate``, channels averaged, as the mix
+    spools it) in windows of ``1/rate`` s; empty if there is none. A damaged audio track only
+    loses the sound-energy cue, not the analysis."""
+    chunks = iter_audio(path, rate=sample_rate, layout="stereo")
+    return window_rms(chunks, round(sample_rate / rate))
