@@ -14,10 +14,10 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vidscore.audio.spool import Spool
 from vidscore.errors import UsageError
 from vidscore.features.affect import AffectExtractor
 from vidscore.features.base import Context
@@ -30,6 +30,9 @@ from vidscore.features.semantic import frame_similarity, make_semantic
 from vidscore.types import Frames, VideoFeatures, VideoInfo
 from vidscore.version import __version__
 from vidscore.video.io import Frame, FrameRequest, audio_rms, iter_frames, probe, window_rms
+
+if TYPE_CHECKING:  # the spool's module loads scipy: only compose, which mixes, pays for it
+    from vidscore.audio.spool import Spool
 
 DISCO_MV_THRESHOLD = 0.7
 #: extractor -> the series it makes (``cuts`` stands for the cut list)
