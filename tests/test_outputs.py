@@ -44,6 +44,17 @@ def test_a_second_run_to_a_claimed_output_stops_at_once(tmp_path):
 
 
 @pytest.mark.shared
+def test_analyze_and_evaluate_claim_their_outputs_too(tmp_path):
+    out = tmp_path / "f.json"
+    with claim([out]):
+        r = run_cli("analyze", CLIPS["bikes"], "-o", out)
+        assert r.returncode == 2 and "another vidscore run is writing" in r.stderr, r.stderr
+        r = run_cli("evaluate", "--system", "baseline", "--videos", CLIPS["bikes"], "-o", out)
+        assert r.returncode == 2 and "another vidscore run is writing" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.shared
 def test_sigterm_mid_compose_is_one_line_and_leaves_nothing(tmp_path, montage):
     """SIGTERM (as a job scheduler sends) unwinds like Ctrl-C: exit 143, one line, no partial
     output, no lock file, no temporary folder (issue 10 item 6)."""

@@ -94,9 +94,9 @@ class ColourExtractor:
         d = ctx.duration
         g = grid(d, 1.0)
         st = bin_mean(np.array(self._stat_t), np.array(self._stats), rate=1.0, duration=d)
-        hist = bin_mean(
-            np.array(self._hist_t), np.array(self._hist), rate=self.hist_fps, duration=d
-        )
+        samples, self._hist = np.array(self._hist), []  # the list's arrays go as they're copied
+        hist = bin_mean(np.array(self._hist_t), samples, rate=self.hist_fps, duration=d)
+        del samples
         ctx.meta["rgb_uv_bins"] = self.bins
         return {
             "rgb_uv_hist": Series(
