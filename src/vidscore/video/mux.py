@@ -24,7 +24,7 @@ from vidscore.audio.mix import MixPlan, mix_blocks, plan_mix
 from vidscore.audio.source import MIX_RATE
 from vidscore.audio.spool import Spool
 from vidscore.errors import OutputError
-from vidscore.outputs import atomic_path
+from vidscore.outputs import atomic_path, no_space
 from vidscore.types import VideoInfo
 
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -83,8 +83,8 @@ def mux(
         try:
             _write(src, tmp, fmt, sound, picture)
         except av.FFmpegError as exc:
-            if isinstance(exc, OSError) and exc.errno is not None:
-                raise  # disk full and its kind: atomic_path says it in one line
+            if no_space(exc):
+                raise  # atomic_path says it in one line, naming the full place
             raise OutputError(f"{dst}: cannot write the scored clip ({exc})") from exc
     return plan
 
@@ -134,14 +134,10 @@ def _write(src: Path, tmp: Path, fmt: str, sound: Iterator[np.ndarray], picture:
     options = {"movflags": "+faststart"} if fmt in FASTSTART else {}
     with av.open(str(src)) as inp, av.open(str(tmp), "w", format=fmt, options=options) as outc:
         vin = inp.streams.video[0]
-        if picture == "copy":
-            vout = outc.add_stream_from_template(vin)
-            feed = _SoundFeed(outc, sound)
-            _copy_picture(inp, vin, vout, outc, feed)
-        else:
-            vout = _h264_stream(outc, vin)
-            feed = _SoundFeed(outc, sound)
-            _encode_picture(inp, vin, vout, outc, feed)
+        copy = picture == "copy"
+        vout = outc.add_stream_from_template(vin) if copy else _h264_stream(outc, vin)
+        feed = _SoundFeed(outc, sound)  # after the picture: stream 0 stays the picture
+        (_copy_picture if copy else _encode_picture)(inp, vin, vout, outc, feed)
         feed.finish()
 
 
