@@ -136,3 +136,12 @@ def test_nearest_sample_agrees_with_brute_force_without_the_square_matrix():
         brute = np.abs(t[None, :] - at[:, None]).min(axis=1)
         assert np.allclose(np.abs(t[nearest_sample(t, at)] - at), brute)
     assert nearest_sample(np.array([0.0, 1.0]), np.array([0.5])).tolist() == [0]  # tie: earlier
+
+
+def test_rows_keep_every_row_in_order_past_their_first_size():
+    from vidscore.features.base import Rows
+
+    r = Rows(3, capacity=2)
+    for i in range(10):
+        r.append([i, 2 * i, 3 * i])
+    assert len(r) == 10 and r.array()[:, 1].tolist() == [2.0 * i for i in range(10)]

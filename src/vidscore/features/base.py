@@ -47,3 +47,29 @@ class Extractor(Protocol):
     def push(self, frame: Frame) -> None: ...
 
     def finish(self, ctx: Context) -> dict[str, Series]: ...
+
+
+class Rows:
+    """Fixed-width rows appended one at a time into one array, read back as a view: per-sample
+    vectors (a histogram a second) without a list of small arrays and a copy at the end. Sized
+    up front from the clip's length; grows by half if a clip has more samples than it said."""
+
+    def __init__(self, width: int, capacity: int = 16, dtype: type = np.float32) -> None:
+        self._a = np.empty((max(1, capacity), width), dtype=dtype)
+        self.n = 0
+
+    def append(self, row) -> None:
+        if self.n == len(self._a):
+            grown = np.empty(
+                (len(self._a) + len(self._a) // 2 + 1, self._a.shape[1]), self._a.dtype
+            )
+            grown[: self.n] = self._a
+            self._a = grown
+        self._a[self.n] = row
+        self.n += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def array(self) -> np.ndarray:
+        return self._a[: self.n]

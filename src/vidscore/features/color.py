@@ -10,10 +10,12 @@ wide that kernel is all but a hard bin, so we bin hard (documented deviation, 20
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-from vidscore.features.base import Context
+from vidscore.features.base import Context, Rows
 from vidscore.features.timeline import bin_mean, grid
 from vidscore.types import Series, VideoInfo
 from vidscore.video.io import Frame, FrameRequest
@@ -67,10 +69,10 @@ class ColourExtractor:
         self.hist_fps = hist_fps
         self.stats_fps = stats_fps
         self.max_side = max_side
-        self._hist_t: list[float] = []
-        self._hist: list[np.ndarray] = []
-        self._stat_t: list[float] = []
-        self._stats: list[tuple[float, float, float, float]] = []
+        self._hist_t = Rows(1, dtype=np.float64)
+        self._hist = Rows(3 * bins * bins)
+        self._stat_t = Rows(1, dtype=np.float64)
+        self._stats = Rows(4, dtype=np.float64)
 
     @property
     def requests(self) -> list[FrameRequest]:
@@ -80,12 +82,14 @@ class ColourExtractor:
         ]
 
     def start(self, info: VideoInfo) -> None:
-        pass
+        hist, stats = (math.ceil(info.duration * f) + 2 for f in (self.hist_fps, self.stats_fps))
+        self._hist_t, self._hist = Rows(1, hist, np.float64), Rows(3 * self.bins**2, hist)
+        self._stat_t, self._stats = Rows(1, stats, np.float64), Rows(4, stats, np.float64)
 
     def push(self, frame: Frame) -> None:
         if "colour_hist" in frame.images:
             self._hist_t.append(frame.time)
-            self._hist.append(rgb_uv_histogram(frame.images["colour_hist"], self.bins).reshape(-1))
+            self._hist.append(rgb_uv_histogram(frame.images["colour_hist"], self.bins).ravel())
         if "colour_stats" in frame.images:
             self._stat_t.append(frame.time)
             self._stats.append(colour_stats(frame.images["colour_stats"]))
@@ -93,10 +97,10 @@ class ColourExtractor:
     def finish(self, ctx: Context) -> dict[str, Series]:
         d = ctx.duration
         g = grid(d, 1.0)
-        st = bin_mean(np.array(self._stat_t), np.array(self._stats), rate=1.0, duration=d)
-        samples, self._hist = np.array(self._hist), []  # the list's arrays go as they're copied
-        hist = bin_mean(np.array(self._hist_t), samples, rate=self.hist_fps, duration=d)
-        del samples
+        st = bin_mean(self._stat_t.array()[:, 0], self._stats.array(), rate=1.0, duration=d)
+        hist = bin_mean(
+            self._hist_t.array()[:, 0], self._hist.array(), rate=self.hist_fps, duration=d
+        )
         ctx.meta["rgb_uv_bins"] = self.bins
         return {
             "rgb_uv_hist": Series(
