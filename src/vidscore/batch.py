@@ -143,7 +143,7 @@ def _analyze_one(
     from vidscore.outputs import claim
 
     try:
-        with claim([f"{out_base}.{f}" for f in ("json", *(f for f in formats if f != "json"))]):
+        with claim([f"{out_base}.{f}" for f in dict.fromkeys(("json", *formats))]):
             feats = analyze(video, config)
             feats.meta["batch_key"] = key
             if "npz" in formats:

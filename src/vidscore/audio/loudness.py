@@ -15,6 +15,8 @@ import numpy as np
 from pyloudnorm.iirfilter import IIRfilter
 from scipy.signal import sosfilt
 
+from vidscore.audio.windows import WindowSums
+
 STEP = 0.1  # seconds per mean-square step; a gating block is four steps
 BLOCK_STEPS = 4
 ABSOLUTE_GATE = -70.0
@@ -37,30 +39,18 @@ class LoudnessMeter:
         ]
         self.sos = np.array([np.concatenate([f.b, f.a]) for f in stages])
         self.zi = np.zeros((len(stages), 2, channels))
-        self.step = round(STEP * rate)
-        self.filled = 0  # samples in the current, unfinished step
-        self.acc = 0.0  # their summed square, over channels
-        self.steps: list[float] = []  # mean square per finished step, summed over channels
+        self.steps = WindowSums(round(STEP * rate))  # filtered squares, summed over channels
 
     def push(self, block: np.ndarray) -> None:
         x = np.asarray(block, dtype=np.float64)
         if x.ndim == 1:
             x = x[:, None]
         y, self.zi = sosfilt(self.sos, x, axis=0, zi=self.zi)
-        sq = (y * y).sum(axis=1)
-        i = 0
-        while i < len(sq):
-            take = min(len(sq) - i, self.step - self.filled)
-            self.acc += float(sq[i : i + take].sum())
-            self.filled += take
-            i += take
-            if self.filled == self.step:
-                self.steps.append(self.acc / self.step)
-                self.acc, self.filled = 0.0, 0
+        self.steps.add((y * y).sum(axis=1))
 
     def block_power(self) -> np.ndarray:
         """Mean square of each 400 ms gating block, one block starting every 100 ms."""
-        s = np.asarray(self.steps)
+        s = self.steps.full_means()
         if len(s) < BLOCK_STEPS:
             return s[:0]
         c = np.concatenate([[0.0], np.cumsum(s)])

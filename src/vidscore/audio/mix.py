@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidscore.audio.loudness import ABSOLUTE_GATE, BLOCK_STEPS, STEP
-from vidscore.audio.spool import BLOCK, Spool
+from vidscore.audio.spool import Spool
 
 PEAK = 10 ** (-1 / 20)
 MAX_BOOST_DB = 20.0
@@ -59,6 +59,11 @@ def _ducking(original: Spool, duck_db: float) -> tuple[np.ndarray, np.ndarray]:
     return times, 10 ** (-duck_db * presence / 20)
 
 
+def _stereo(x: np.ndarray) -> np.ndarray:
+    """A ``(n, 2)`` copy of a mono or stereo block."""
+    return np.repeat(x[:, :1], 2, axis=1) if x.shape[1] == 1 else x[:, :2].copy()
+
+
 def _blocks(
     music: Spool,
     original: Spool | None,
@@ -72,12 +77,11 @@ def _blocks(
     start = 0
     for m in music.blocks(frames):
         n = len(m)
-        out = np.repeat(m[:, :1], 2, axis=1) if m.shape[1] == 1 else m[:, :2].copy()
+        out = _stereo(m)
         if others is not None:
             t = (start + np.arange(n)) / rate
             out *= np.interp(t, *duck).astype(np.float32)[:, None]
-            o = next(others)
-            out += original_gain * (o if o.shape[1] == 2 else np.repeat(o[:, :1], 2, axis=1))
+            out += original_gain * _stereo(next(others))
         start += n
         yield out * scale if scale != 1.0 else out
 
@@ -119,6 +123,3 @@ def mix_blocks(
     """The mix as ``(n, 2)`` float32 blocks of :data:`~.spool.BLOCK` frames, ``frames`` in all."""
     duck = (plan.duck_times, plan.duck_gains)
     return _blocks(music, original, frames, plan.original_gain, duck, plan.scale)
-
-
-__all__ = ["BLOCK", "MixPlan", "mix_blocks", "plan_mix"]

@@ -8,7 +8,6 @@ fixed-size blocks (:meth:`Spool.blocks`). Memory stays at a few blocks whatever 
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,10 +33,6 @@ class Spool:
     peak: float
     loudness: float
     momentary: np.ndarray = field(repr=False)
-
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.rate
 
     def blocks(self, frames: int | None = None, block: int = BLOCK) -> Iterator[np.ndarray]:
         """``(n, channels)`` blocks covering exactly ``frames`` frames (default: all of them):
@@ -103,8 +98,3 @@ class SpoolWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def db(x: float) -> float:
-    """Linear amplitude to dB (``-inf`` for 0)."""
-    return 20 * math.log10(x) if x > 0 else -math.inf

@@ -11,6 +11,7 @@ wide that kernel is all but a hard bin, so we bin hard (documented deviation, 20
 from __future__ import annotations
 
 import math
+from array import array
 
 import cv2
 import numpy as np
@@ -69,9 +70,8 @@ class ColourExtractor:
         self.hist_fps = hist_fps
         self.stats_fps = stats_fps
         self.max_side = max_side
-        self._hist_t = Rows(1, dtype=np.float64)
+        self._hist_t, self._stat_t = array("d"), array("d")  # 8 bytes a sample
         self._hist = Rows(3 * bins * bins)
-        self._stat_t = Rows(1, dtype=np.float64)
         self._stats = Rows(4, dtype=np.float64)
 
     @property
@@ -83,8 +83,8 @@ class ColourExtractor:
 
     def start(self, info: VideoInfo) -> None:
         hist, stats = (math.ceil(info.duration * f) + 2 for f in (self.hist_fps, self.stats_fps))
-        self._hist_t, self._hist = Rows(1, hist, np.float64), Rows(3 * self.bins**2, hist)
-        self._stat_t, self._stats = Rows(1, stats, np.float64), Rows(4, stats, np.float64)
+        self._hist = Rows(3 * self.bins**2, hist)  # sized for the clip: no growing, no copy
+        self._stats = Rows(4, stats, np.float64)
 
     def push(self, frame: Frame) -> None:
         if "colour_hist" in frame.images:
@@ -97,9 +97,9 @@ class ColourExtractor:
     def finish(self, ctx: Context) -> dict[str, Series]:
         d = ctx.duration
         g = grid(d, 1.0)
-        st = bin_mean(self._stat_t.array()[:, 0], self._stats.array(), rate=1.0, duration=d)
+        st = bin_mean(np.asarray(self._stat_t), self._stats.array(), rate=1.0, duration=d)
         hist = bin_mean(
-            self._hist_t.array()[:, 0], self._hist.array(), rate=self.hist_fps, duration=d
+            np.asarray(self._hist_t), self._hist.array(), rate=self.hist_fps, duration=d
         )
         ctx.meta["rgb_uv_bins"] = self.bins
         return {

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from vidscore.audio.source import MIX_RATE
 from vidscore.audio.spool import Spool, SpoolWriter
 from vidscore.errors import InputError, ModelLoadError
 from vidscore.outputs import atomic_path
 
-SAMPLE_RATE = 48000  # the mux rate, so the music needs no resampling
+SAMPLE_RATE = MIX_RATE  # the music needs no resampling in the mix
 SYSTEM_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/soundfonts/FluidR3_GM.sf2",

@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vidscore.audio.windows import WindowSums
 from vidscore.errors import CorruptVideoError, InputError, NotAVideoError, UnsupportedVideoError
 from vidscore.types import VideoInfo
 
@@ -400,24 +401,10 @@ def read_audio(
 def window_rms(chunks: Iterable[np.ndarray], hop: int) -> np.ndarray:
     """RMS over consecutive windows of ``hop`` samples of ``(channels, n)`` chunks, the channels
     averaged first (the last window may be shorter); streams, holding one chunk at a time."""
-    sums: list[float] = []
-    counts: list[int] = []
-    pos = 0
+    squares = WindowSums(hop)
     for chunk in chunks:
-        x = np.asarray(chunk, dtype=np.float64).mean(axis=0)
-        while x.size:
-            i = pos // hop
-            take = min(x.size, (i + 1) * hop - pos)
-            if i >= len(sums):
-                sums.append(0.0)
-                counts.append(0)
-            sums[i] += float(np.sum(x[:take] ** 2))
-            counts[i] += take
-            pos += take
-            x = x[take:]
-    if not sums:
-        return np.zeros(0, dtype=np.float32)
-    return np.sqrt(np.asarray(sums) / np.maximum(np.asarray(counts), 1)).astype(np.float32)
+        squares.add(np.asarray(chunk, dtype=np.float64).mean(axis=0) ** 2)
+    return np.sqrt(squares.means()).astype(np.float32)
 
 
 def audio_rms(
