@@ -14,6 +14,7 @@ STAGES = [
     ("features",),
     ("music",),
     ("data",),
+    ("curves",),  # control curves from music and from video: after both, below every model
     ("modules",),  # network parts and checkpoint I/O
     ("metrics",),  # pure functions over scores, audio and features: below every system
     ("soundtrack",),

@@ -152,3 +152,23 @@ def test_weights_a_system_cannot_use_are_refused_before_any_work(tmp_path):
     assert r.returncode == 2 and "has no weights" in r.stderr
     r = run_cli("compose", missing, "-o", tmp_path / "o.mp4", "--weights", tmp_path)
     assert r.returncode == 2 and "missing manifest.json" in r.stderr
+
+
+def test_keys_differ_between_clips_and_the_mode_follows_valence_through_the_model(small_clip):
+    """Clips no longer all come out in C major: the tonic is drawn from the clip and the seed,
+    and the mode is what the AMT's chords read as, so a forced sad mood (low valence control)
+    gives minor and an exciting one major, with the affective boost off."""
+    from vidscore import analyze
+    from vidscore.features.analyze import AnalysisConfig
+    from vidscore.systems.base import load_system
+    from vidscore.types import Controls
+
+    v2m = load_system("video2music")
+    config = AnalysisConfig(series=tuple(v2m.needs.series))
+    clips = {n: analyze(p, config) for n, p in (("bikes", CLIPS["bikes"]), ("small", small_clip))}
+    keys = {v2m.compose(f, Controls()).key for f in clips.values()}
+    keys |= {v2m.compose(clips["bikes"], Controls(seed=s)).key for s in (1, 2, 3)}
+    assert len({k.split()[0] for k in keys}) >= 3, keys
+    sad = v2m.compose(clips["bikes"], Controls(emotion="sad"))
+    happy = v2m.compose(clips["bikes"], Controls(emotion="exciting"))
+    assert sad.key.endswith("minor") and happy.key.endswith("major"), (sad.key, happy.key)

@@ -6,8 +6,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import numpy as np  # noqa: E402
+
+from vidscore.curves.contract import CURVES  # noqa: E402
 from vidscore.modules.attention import RelativeSelfAttention, skew  # noqa: E402
 from vidscore.music.chords import VIDEO2MUSIC, parse_harte  # noqa: E402
+from vidscore.systems.video2music.inputs import rows  # noqa: E402
 from vidscore.systems.video2music.loss import (  # noqa: E402
     END,
     PAD,
@@ -34,7 +38,7 @@ def test_decoder_is_causal_and_uses_the_video():
     torch.manual_seed(0)
     cfg = AMTConfig(semantic_dim=8, d_model=32, n_heads=4, d_ff=64, dropout=0.0, max_len=16)
     model = AMT(cfg).eval()
-    video = torch.randn(1, 10, 8 + 2 + 6)
+    video = torch.randn(1, 10, cfg.input_dim)
     roots = torch.randint(0, 12, (1, 10))
     quals = torch.randint(0, 13, (1, 10))
     out = model(video, roots, quals)
@@ -44,7 +48,7 @@ def test_decoder_is_causal_and_uses_the_video():
     out2 = model(video, roots2, quals)
     assert torch.allclose(out[0, :6], out2[0, :6], atol=1e-5)  # the future does not leak back
     assert not torch.allclose(out[0, 6:], out2[0, 6:])
-    out3 = model(torch.randn(1, 10, 16), roots, quals)
+    out3 = model(torch.randn(1, 10, cfg.input_dim), roots, quals)
     assert not torch.allclose(out, out3)  # different video, different chords
 
 
@@ -118,20 +122,18 @@ def test_generation_in_windows_covers_any_length():
 
     amt, _ = load_models(WEIGHTS)
     n = 70
-    cond = torch.zeros(n, 8).numpy()
-    cond[:, 2 + 5] = 1.0  # neutral
+    rng = np.random.default_rng(0)
+    cond = rows(None, rng.uniform(0, 1, (n, len(CURVES))).round())
     at_cut = [i % 9 == 0 and i > 0 for i in range(n)]
-    opts = dict(temperature=1.0, top_p=0.9, max_repeat=4, affect_strength=1.0)
-    chords = sample_chords(
-        amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4, **opts
-    )
+    opts = dict(temperature=1.0, top_p=0.9, max_repeat=4, affect_strength=1.0, guidance=1.5)
+    chords = sample_chords(amt, cond, at_cut, seed=1, window=16, context=4, **opts)
     assert len(chords) == n and all(c.root is not None for c in chords)
     for i in range(1, n):
         if at_cut[i]:
             assert chords[i] != chords[i - 1]
         if i >= 4:  # no chord held for more than max_repeat slots
             assert len({*chords[i - 4 : i + 1]}) > 1
-    again = sample_chords(amt, cond, at_cut, parse_harte("C"), seed=1, window=16, context=4, **opts)
+    again = sample_chords(amt, cond, at_cut, seed=1, window=16, context=4, **opts)
     assert chords == again
 
 

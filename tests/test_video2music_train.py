@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from scipy.stats import spearmanr
 
 from tests.conftest import SHARED
 from tests.test_datasets import _write_muvisync
@@ -32,7 +33,9 @@ def test_train_on_pop909_writes_loadable_weights_and_a_card(tmp_path):
     r = train_cli(out)
     assert r.returncode == 0, r.stderr
     meta = json.loads((out / "manifest.json").read_text())
-    assert set(meta["metrics"]) == {"amt", "amt_no_video", "bigru", "pieces", "held_out"}
+    assert set(meta["metrics"]) == {"amt", "amt_ablation", "bigru", "pieces", "held_out"}
+    assert set(meta["metrics"]["amt_ablation"]) == {"shuffled", "null", "other"}
+    assert len(meta["calibration"]["quantiles"]["activity"]) == 101
     card = (out / "CARD.md").read_text()
     assert "POP909" in card and "--limit 12" in card and meta["files"]["amt.safetensors"] in card
     assert str(SHARED.resolve()) not in card  # no machine path in the command
@@ -113,20 +116,30 @@ def test_train_on_muvisync_layout(tmp_path):
     assert cfg["semantic_dim"] == 8  # MuVi-Sync's semantic features are used
 
 
-def test_muvisync_rows_use_the_inference_motion_mapping(tmp_path):
+def test_muvisync_rows_follow_the_control_contract(tmp_path):
+    """MuVi-Sync's music descriptors become the curves (ranked), its scene offsets the
+    boundaries, and its semantic features stay as the paired video input."""
     from vidscore.data.muvisync import MuViSync
-    from vidscore.systems.common.plan import motion_activity
-    from vidscore.systems.video2music.data import muvisync_sequences
+    from vidscore.systems.video2music.data import load_sequences
+    from vidscore.systems.video2music.inputs import COLUMN
 
     root = tmp_path / "muvi"
-    _write_muvisync(root, ["001"])
+    _write_muvisync(root, ["001", "002"])
     for split in ("val", "test"):
         (root / "vevo_meta" / "split" / "v1" / f"{split}.txt").write_text("")
+    (root / "vevo_meta" / "split" / "v1" / "train.txt").write_text("001\n002\n")
+    for name, vals in (("note_density", (2, 9, 5, 1)), ("scene_offset", (0, 1, 0, 1))):
+        lines = "".join(f"{t} {v}\n" for t, v in enumerate(vals))
+        (root / f"vevo_{name}" / "all" / "001.lab").write_text(lines)
     item = MuViSync(root).items("train")[0]
-    seq = next(s for split in muvisync_sequences(root).values() for s in split)
+    seqs = load_sequences(root)
+    seq = seqs["train"][0]
     n = len(seq.chords)
-    # column -7 is motion: the same mapping compose applies to a clip's motion
-    assert seq.cond[:, -7] == pytest.approx(motion_activity(item.motion[:n]))
+    assert seqs.semantic_dim == item.semantic.shape[1]
+    activity = seq.cond[:, seqs.semantic_dim + COLUMN["activity"]]
+    assert spearmanr(activity, item.note_density[:n]).statistic == pytest.approx(1.0)
+    boundary = seq.cond[:, seqs.semantic_dim + COLUMN["boundary"]]
+    assert boundary.tolist() == (item.scene_offset[:n] < 1).astype(float).tolist()
 
 
 def test_an_interrupted_training_run_resumes_to_the_same_weights(tmp_path):

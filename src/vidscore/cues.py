@@ -2,7 +2,8 @@
 
 Read from a :class:`~vidscore.soundtrack.Soundtrack`'s timeline and the clip's features only,
 so it is the same for every system: tempo map, downbeats, chords (symbol, start, end), sections,
-the cuts detected and those aligned to, per-second emotion, and what the system chose.
+the cuts detected and those aligned to, per-second emotion, the control curves the music was
+composed from (per beat), and what the system chose.
 """
 
 from __future__ import annotations
@@ -52,5 +53,7 @@ def cues(
             }
             for i, row in enumerate(features["emotion"].values)
         ]
+    if soundtrack.curves is not None:
+        doc["curves"] = soundtrack.curves.to_dict()  # per beat, 0-1 (vidscore.curves)
     doc["decisions"] = soundtrack.meta
     return doc

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from vidscore.curves.contract import CurveSet
 from vidscore.music.chords import Chord, merge_repeats
 from vidscore.music.score import Score
 
@@ -103,7 +104,8 @@ class Soundtrack:
     """A system's music for one clip: a ``score`` or ``audio`` (exactly one), and its timeline.
 
     ``audio`` is float32, ``(n,)`` mono or ``(n, channels)``, at ``sample_rate``. ``key`` and
-    ``instruments`` are what the system chose (None where it has no such notion); ``meta`` holds
+    ``instruments`` are what the system chose (None where it has no such notion); ``curves`` the
+    control curves it composed from (per beat, :mod:`vidscore.curves`); ``meta`` holds
     whatever else it decided (per-slot emotions, predicted density), for the cues file.
     """
 
@@ -114,6 +116,7 @@ class Soundtrack:
     key: str | None = None
     instruments: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    curves: CurveSet | None = None
 
     def __post_init__(self) -> None:
         if (self.score is None) == (self.audio is None):

@@ -1,6 +1,7 @@
 """The picture of ``vidscore compose --plot``: a soundtrack's timeline against the clip's cuts,
-with the emotion and motion it was composed from. Reads the timeline only, so any system's
-music draws the same way (a waveform system's has no chord boxes, just bar lines)."""
+with the emotion, motion and control curves it was composed from. Reads the timeline only, so
+any system's music draws the same way (a waveform system's has no chord boxes, just bar
+lines)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from vidscore.curves.contract import CurveSet
 from vidscore.features.plot import EMOTION_COLOURS
 from vidscore.outputs import atomic_path
 from vidscore.soundtrack import Soundtrack
@@ -34,6 +36,29 @@ QUALITY_COLOURS = {
 }
 
 
+CURVE_COLOURS = {
+    "activity": "#1982c4",
+    "intensity": "#e4572e",
+    "accent": "#8ac926",
+    "valence": "#f3a712",
+    "register": "#6a4c93",
+}
+
+
+def draw_curves(ax, curves: CurveSet, duration: float) -> None:
+    """The control curves the music was composed from (0-1, per beat), boundaries as ticks."""
+    edges = np.append(curves.starts, curves.ends[-1] if len(curves) else duration)
+    for name, colour in CURVE_COLOURS.items():
+        v = curves[name]
+        ax.step(edges, np.append(v, v[-1] if len(v) else 0), where="post", color=colour,
+                lw=1, label=name)  # fmt: skip
+    for t in curves.starts[curves["boundary"] > 0.5]:
+        ax.plot([t, t], [1.0, 1.08], color="#333", lw=1.5)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("control\ncurves", rotation=0, ha="right", va="center")
+    ax.legend(loc="upper left", ncol=5, fontsize=7, frameon=False, bbox_to_anchor=(0, 1.25))
+
+
 def plot_soundtrack(
     features: VideoFeatures,
     soundtrack: Soundtrack,
@@ -41,17 +66,17 @@ def plot_soundtrack(
     *,
     overwrite: bool = False,
 ) -> None:
-    """Emotion band, chord boxes with bar lines, motion curve; cuts in red (solid where a bar
-    line sits on them). Series the analysis did not compute are left blank."""
+    """Emotion band, chord boxes with bar lines, motion curve, the control curves; cuts in red
+    (solid where a bar line sits on them). Series the analysis did not compute are left blank."""
     d = features.duration
     tl = soundtrack.timeline
-    fig, (ax_e, ax_c, ax_m) = plt.subplots(
-        3,
+    fig, (ax_e, ax_c, ax_m, ax_k) = plt.subplots(
+        4,
         1,
-        figsize=(13, 6.5),
+        figsize=(13, 8.5),
         sharex=True,
         layout="constrained",
-        gridspec_kw={"height_ratios": [0.4, 1.2, 1]},
+        gridspec_kw={"height_ratios": [0.4, 1.2, 1, 1.4]},
     )
     if "emotion" in features.series:
         for i, e in enumerate(features.dominant_emotion):
@@ -92,8 +117,10 @@ def plot_soundtrack(
             label="motion",
         )
     ax_m.set_ylabel("motion")
-    ax_m.set_xlabel("time (s)")
-    for ax in (ax_e, ax_c, ax_m):
+    if soundtrack.curves is not None:
+        draw_curves(ax_k, soundtrack.curves, d)
+    ax_k.set_xlabel("time (s)")
+    for ax in (ax_e, ax_c, ax_m, ax_k):
         for c in features.cuts:
             style = "-" if any(abs(c - a) < 1e-6 for a in tl.aligned_cuts) else ":"
             ax.axvline(c, color="#e4572e", ls=style, lw=1.2)

@@ -5,8 +5,10 @@ bar lines on cuts and markers, emotion per slot, key and instruments, exactly as
 systems. Then, per section (a stretch between two aligned cuts or markers), the section's
 dominant emotion picks a diatonic progression in the key (:data:`PROGRESSIONS`, chosen among a
 few by the seed) that restarts on the section's first slot; its chords take the qualities that
-emotion favours (:data:`COLOURS`). Note density follows the slot's motion (the mapping the AMT's
-inputs use) and loudness its arousal, and the shared arrangement turns it into parts. Every link
+emotion favours (:data:`COLOURS`). It reads the same control curves as the learnt systems
+(:mod:`vidscore.curves`): note density follows the slot's activity curve and loudness its
+intensity curve, each through a straight line, and the mode the valence curve (set-up's rule);
+the shared arrangement turns it into parts. Every link
 from picture to sound here is a hand rule, which is the point: a learnt system earns its place
 only where it beats this.
 """
@@ -20,14 +22,7 @@ import numpy as np
 from vidscore.music.chords import Chord
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, NoParams, System
-from vidscore.systems.common.plan import (
-    SETUP_NEEDS,
-    PieceSetup,
-    arrange_piece,
-    motion_activity,
-    setup,
-    slot_means,
-)
+from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, arrange_piece, setup
 from vidscore.types import EMOTIONS, Controls, VideoFeatures
 
 #: (semitones above the tonic, triad quality) per scale degree
@@ -110,8 +105,8 @@ def _chord(numeral: str, degrees: dict, piece: PieceSetup, emotion: str) -> Chor
 
 class BaselineSystem(System):
     name = "baseline"
-    summary = "rules only: emotion -> key and a diatonic progression, motion -> density"
-    needs = FeatureNeeds(SETUP_NEEDS | {"arousal"})
+    summary = "rules only: emotion -> a diatonic progression, curves -> density and loudness"
+    needs = FeatureNeeds(SETUP_NEEDS)
     Params = NoParams
 
     def compose(
@@ -119,8 +114,7 @@ class BaselineSystem(System):
     ) -> Soundtrack:
         piece = setup(features, controls)
         prog = progression(piece, controls.seed)
-        activity = motion_activity(slot_means(features["motion"], piece.slots, features.duration))
-        arousal = slot_means(features["arousal"], piece.slots, features.duration)
-        density = 0.15 + 0.9 * activity
-        loudness = 0.45 + 0.25 * np.clip(arousal, -1, 1)
+        curves = piece.slot_curves
+        density = 0.15 + 0.9 * curves["activity"]
+        loudness = 0.2 + 0.6 * curves["intensity"]
         return arrange_piece(piece, features, prog.chords, density=density, loudness=loudness)

@@ -2,21 +2,25 @@
 
 :func:`setup` turns a clip's features and the user's controls into a :class:`PieceSetup`: the
 tempo (the user's, else V-MusProd's motion map), the time plan (bar lines on cuts and markers),
-each slot's emotion probabilities (the user's forced emotion, else the video's), the key (the
-user's, else C major, or A minor when the clip is mostly sad, fearful or tense) and the
-instrument preset (the user's, else by emotion). :func:`arrange_piece` turns a chord, a note
+the clip's control curves on the plan's beats (:mod:`vidscore.curves.video`), each slot's
+emotion probabilities (the user's forced emotion, else the video's), the key (the user's, else a
+tonic drawn from the seed and the clip, so clips differ, in the mode the valence curve leans to;
+a learnt system may re-decide the mode from its own chords) and the instrument preset (the
+user's, else by emotion). :func:`arrange_piece` turns a chord, a note
 density and a loudness per slot into parts, and :func:`finish` wraps a score into a
 :class:`~vidscore.soundtrack.Soundtrack` with its timeline.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
+from vidscore.curves.contract import CurveSet
+from vidscore.curves.video import VIDEO_NEEDS, span_means, video_curves
 from vidscore.errors import UsageError
-from vidscore.features.timeline import bin_mean
 from vidscore.music.chords import Chord
 from vidscore.music.key import Key
 from vidscore.music.score import Score
@@ -25,12 +29,10 @@ from vidscore.systems.common.arrange import PRESET_FOR_EMOTION, PRESETS, arrange
 from vidscore.systems.common.timeplan import Slot, TimePlan, plan
 from vidscore.types import EMOTIONS, Controls, Series, VideoFeatures
 
-#: the series :func:`setup` reads (motion for the tempo, emotion for key, preset and slots)
-SETUP_NEEDS = frozenset({"motion", "emotion"})
-MINOR_EMOTIONS = frozenset({"sad", "fearful", "tense"})
+#: the series :func:`setup` reads (motion for the tempo, emotion for the slots and preset, and
+#: the control curves' inputs)
+SETUP_NEEDS = frozenset({"motion", "emotion"}) | VIDEO_NEEDS
 DEFAULT_TEMPO = 110.0
-#: video motion (mean RGB difference, 0-255) mapped to activity 0..1 between these
-MOTION_ACTIVITY = (2.0, 20.0)
 
 
 @dataclass
@@ -42,6 +44,8 @@ class PieceSetup:
     dominant: str  # the emotion with the most probability mass over the clip
     key: Key
     preset: str
+    curves: CurveSet  # per beat of the plan
+    forced_emotion: bool = False  # the user chose the emotion (--emotion)
 
     @property
     def slots(self) -> list[Slot]:
@@ -55,22 +59,35 @@ class PieceSetup:
     def tonic(self) -> Chord:
         return Chord(self.key.tonic, "min" if self.key.mode == "minor" else "maj")
 
+    @property
+    def slot_curves(self) -> CurveSet:
+        """The curves merged per slot (means; a slot holds a boundary if any beat does)."""
+        return self.curves.group([s.beats for s in self.slots])
+
+
+def beat_spans(slots: list[Slot]) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` seconds of every beat of the slots."""
+    starts, ends = [], []
+    for s in slots:
+        step = s.seconds_per_beat
+        for b in range(s.beats):
+            starts.append(s.start + b * step)
+            ends.append(s.start + (b + 1) * step)
+    return np.array(starts), np.array(ends)
+
+
+def drawn_tonic(features: VideoFeatures, seed: int) -> int:
+    """A tonic pitch class drawn from the seed and the clip (its length and cuts): the same clip
+    and seed give the same key, other clips or seeds other keys. No picture cue claims a key."""
+    clip = f"{features.duration:.3f}:" + ",".join(f"{c:.3f}" for c in features.cuts)
+    rng = np.random.default_rng([seed, zlib.crc32(clip.encode())])
+    return int(rng.integers(12))
+
 
 def slot_means(series: Series, slots: list[Slot], duration: float) -> np.ndarray:
-    """``(slots, ...)``: the mean of a series over each slot's seconds (10 Hz bins)."""
-    fine = bin_mean(series.times, series.values, rate=10.0, duration=duration)
-    out = []
-    for s in slots:
-        a = int(s.start * 10)
-        b = max(a + 1, int(np.ceil(s.end * 10)))
-        out.append(fine[a:b].mean(axis=0))
-    return np.array(out)
-
-
-def motion_activity(motion: np.ndarray) -> np.ndarray:
-    """Mean absolute RGB difference (0-255) -> activity in [0, 1] (2 -> 0, 20 -> 1)."""
-    lo, hi = MOTION_ACTIVITY
-    return np.clip((np.asarray(motion, dtype=np.float64) - lo) / (hi - lo), 0, 1)
+    """``(slots, ...)``: the mean of a series over each slot's seconds (:func:`span_means`)."""
+    starts = np.array([s.start for s in slots])
+    return span_means(series, starts, np.array([s.end for s in slots]), duration)
 
 
 def parse_key(text: str) -> Key:
@@ -90,14 +107,22 @@ def setup(features: VideoFeatures, controls: Controls) -> PieceSetup:
     else:
         emotion = slot_means(features["emotion"], time_plan.slots, features.duration)
     dominant = EMOTIONS[int(emotion.sum(axis=0).argmax())]
+    starts, ends = beat_spans(time_plan.slots)
+    curves = video_curves(
+        features, starts, ends, boundaries=time_plan.anchors, emotion=controls.emotion
+    )
     if controls.key is not None:
         key = parse_key(controls.key)
     else:
-        key = Key(9, "minor") if dominant in MINOR_EMOTIONS else Key(0, "major")
+        mode = "minor" if float(curves["valence"].mean()) < 0.5 else "major"
+        key = Key(drawn_tonic(features, controls.seed), mode)
     preset = controls.instruments or PRESET_FOR_EMOTION[dominant]
     if preset not in PRESETS:
         raise UsageError(f"--instruments {preset!r}: choose from {', '.join(PRESETS)}")
-    return PieceSetup(time_plan, emotion.astype(np.float32), dominant, key, preset)
+    return PieceSetup(
+        time_plan, emotion.astype(np.float32), dominant, key, preset, curves,
+        controls.emotion is not None,
+    )  # fmt: skip
 
 
 def arrange_piece(
@@ -132,6 +157,7 @@ def finish(score: Score, piece: PieceSetup, features: VideoFeatures, meta: dict)
         score=score,
         key=str(piece.key),
         instruments=piece.preset,
+        curves=piece.curves,
         meta={
             "dominant_emotion": piece.dominant,
             "slot_emotion": piece.slot_emotions,

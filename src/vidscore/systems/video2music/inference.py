@@ -1,12 +1,14 @@
 """Video2Music at compose time: loading the AMT and biGRU, sampling one chord per slot.
 
-Per slot the AMT reads the input rows of :mod:`.inputs` and samples the next chord with a seeded
-generator (temperature, nucleus top-p). As Video2Music does at inference, N is never sampled
-and a chord may not repeat more than ``max_repeat`` times in a row; in addition the chord must
-change on a slot that starts at a cut or marker. Our addition, affective guidance: the logits of
-the chords the affective loss pulls towards (those whose quality suits the slot's emotion,
-weighted by its emotion probabilities) are raised by ``affect_strength`` (0 is plain Video2Music
-sampling). Long clips are generated in overlapping windows (:mod:`vidscore.modules.sampling`).
+Per slot the AMT reads the control rows of :mod:`.inputs` and samples the next chord with a
+seeded generator (temperature, nucleus top-p), starting from N, as every training piece does.
+As Video2Music does at inference, N is never sampled and a chord may not repeat more than
+``max_repeat`` times in a row. Rules on top, each off by default or listed in docs/compose.md:
+the chord must change on a slot that starts at a cut or marker; ``guidance`` > 1 applies
+classifier-free guidance against the null condition the model was trained with; opt-in
+affective boost: the logits of the chords whose quality suits the slot's emotion are raised by
+``affect_strength`` (default 0, plain sampling). Long clips are generated in overlapping windows
+(:mod:`vidscore.modules.sampling`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from vidscore.systems.video2music.loss import END, PAD, emotion_table
 from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU
 
 SYSTEM = "video2music"
+MINOR_FAMILY = frozenset({"min", "min7", "min6", "dim", "dim7", "hdim7", "minmaj7", "min9"})
 
 
 def load_models(folder: str | os.PathLike) -> tuple[AMT, DescriptorGRU]:
@@ -41,7 +44,6 @@ def sample_chords(
     model: AMT,
     cond: np.ndarray,
     at_cut: list[bool],
-    primer: Chord,
     *,
     seed: int,
     temperature: float,
@@ -49,35 +51,44 @@ def sample_chords(
     window: int,
     context: int,
     max_repeat: int,
-    affect_strength: float,
+    affect_strength: float = 0.0,
+    guidance: float = 1.0,
 ) -> list[Chord]:
-    """One chord per row of ``cond`` (see the module docstring)."""
+    """One chord per row of ``cond`` (see the module docstring), in C major / A minor."""
     video = torch.from_numpy(cond)
-    guidance = affect_strength * (video[:, -6:].float() @ emotion_table())
+    boost = affect_strength * (video[:, -6:].float() @ emotion_table())
     window = min(window, model.cfg.max_len)  # the model's relative positions end there
     context = min(context, window - 1)
 
     def next_logits(start: int, seq: list[int]) -> torch.Tensor:
+        # seq[0] is the chord before slot ``start`` (N before the first); position p of the
+        # window predicts slot start + p from control row start + p
         rq = torch.tensor([VIDEO2MUSIC.root_quality(VIDEO2MUSIC.chord(i)) for i in seq])
-        vid = video[start : start + window][None] if model.cfg.use_video else None
-        return model(vid, rq[None, :, 0], rq[None, :, 1])[0, -1]
+        rows = video[start : start + window][None]
+        logits = model(rows, rq[None, :, 0], rq[None, :, 1])[0, -1]
+        if guidance != 1.0:  # classifier-free: away from the null condition
+            free = model(torch.zeros_like(rows), rq[None, :, 0], rq[None, :, 1])[0, -1]
+            logits = free + guidance * (logits - free)
+        return logits
 
     never = [VIDEO2MUSIC.index(NO_CHORD), END, PAD]
 
     def constrain(pos: int, seq: list[int], logits: torch.Tensor) -> torch.Tensor:
-        logits += guidance[pos]
+        slot = pos - 1  # seq[0] is the N before the first slot
+        logits += boost[slot]
         banned = list(never)
-        if len(seq) >= max_repeat and len(set(seq[-max_repeat:])) == 1:
-            banned.append(seq[-1])
-        if at_cut[pos]:
-            banned.append(seq[-1])
+        history = seq[1:]
+        if len(history) >= max_repeat and len(set(history[-max_repeat:])) == 1:
+            banned.append(history[-1])
+        if at_cut[slot] and history:
+            banned.append(history[-1])
         logits[banned] = float("-inf")
         return logits
 
     idx = generate(
         next_logits,
-        [VIDEO2MUSIC.index(primer)],
-        len(cond),
+        [VIDEO2MUSIC.index(NO_CHORD)],
+        len(cond) + 1,
         temperature=temperature,
         top_p=top_p,
         seed=seed,
@@ -85,7 +96,15 @@ def sample_chords(
         context=context,
         constrain=constrain,
     )
-    return [VIDEO2MUSIC.chord(i) for i in idx]
+    return [VIDEO2MUSIC.chord(i) for i in idx[1:]]
+
+
+def mode_of(chords: list[Chord]) -> str:
+    """``minor`` when minor-family chords (minor, diminished) outnumber the major-family ones,
+    else ``major``: how the sampled chords in C major / A minor read as a key."""
+    minor = sum(c.quality in MINOR_FAMILY for c in chords if c.root is not None)
+    major = sum(c.quality not in MINOR_FAMILY for c in chords if c.root is not None)
+    return "minor" if minor > major else "major"
 
 
 @torch.no_grad()

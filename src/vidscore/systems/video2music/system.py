@@ -1,20 +1,21 @@
 """Video2Music as a vidscore system: AMT chords on the clip's cuts, arranged by the biGRU.
 
 The shared set-up (:mod:`vidscore.systems.common.plan`) fixes tempo, bar lines on cuts, the
-emotion per slot, key and instruments; the AMT samples one chord per slot in C major / A minor
-(:mod:`.inference`), the chords are transposed to the key, the biGRU predicts each slot's note
-density and loudness, and the shared arrangement turns them into parts. Torch and the weights
-load in :meth:`Video2MusicSystem.load`, so the class itself is cheap to import.
+clip's control curves per slot, the tonic and instruments; the AMT samples one chord per slot in
+C major / A minor from the curves (:mod:`.inference`); the mode is read from those chords
+(:func:`~.inference.mode_of`) unless ``--key`` names one, and the chords are transposed to the
+key; the biGRU maps the same curves to each slot's note density and loudness, and the shared
+arrangement turns them into parts. Torch and the weights load in
+:meth:`Video2MusicSystem.load`, so the class itself is cheap to import.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from vidscore.music.chords import Chord
-from vidscore.music.key import denormalizing_shift
+from vidscore.music.key import Key, denormalizing_shift
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, System
 from vidscore.systems.common.plan import SETUP_NEEDS, arrange_piece, setup
@@ -30,7 +31,11 @@ class AMTParams:
     temperature: float = field(default=0.9, metadata={"help": "softmax temperature"})
     top_p: float = field(default=0.85, metadata={"help": "nucleus mass kept"})
     affect_strength: float = field(
-        default=1.0, metadata={"help": "logit pull towards the emotion's chord qualities; 0 off"}
+        default=0.0,
+        metadata={"help": "rule: logit pull towards the emotion's chord qualities (0: off)"},
+    )
+    guidance: float = field(
+        default=1.0, metadata={"help": "classifier-free guidance on the controls (1: none)"}
     )
     max_repeat: int = field(default=4, metadata={"help": "most slots one chord may hold"})
     window: int = field(default=256, metadata={"help": "chords the model sees at once"})
@@ -43,6 +48,8 @@ class AMTParams:
             raise ValueError(f"top_p {self.top_p}: must be in (0, 1]")
         if not 0 <= self.affect_strength <= 10:
             raise ValueError(f"affect_strength {self.affect_strength}: must be 0 to 10")
+        if not 0 <= self.guidance <= 10:
+            raise ValueError(f"guidance {self.guidance}: must be 0 to 10")
         if self.max_repeat < 1:
             raise ValueError(f"max_repeat {self.max_repeat}: must be >= 1")
         if not 1 <= self.context < self.window:
@@ -51,7 +58,7 @@ class AMTParams:
 
 class Video2MusicSystem(System):
     name = "video2music"
-    summary = "Video2Music: AMT chords (affective loss) + biGRU density/loudness, arranged"
+    summary = "Video2Music: AMT chords + biGRU density/loudness from control curves, arranged"
     needs = FeatureNeeds(SETUP_NEEDS | {"semantic"})
     Params = AMTParams
     weight_files = ("manifest.json", "amt.safetensors", "bigru.safetensors")
@@ -69,18 +76,16 @@ class Video2MusicSystem(System):
     def compose(
         self, features: VideoFeatures, controls: Controls, params: AMTParams | None = None
     ) -> Soundtrack:
-        from vidscore.systems.video2music.inference import descriptors, sample_chords
+        from vidscore.systems.video2music.inference import descriptors, mode_of, sample_chords
         from vidscore.systems.video2music.inputs import clip_rows
 
         params = params or AMTParams()
         piece = setup(features, controls)
         cond = clip_rows(features, piece, self.amt.cfg.semantic_dim)
-        normal_tonic = Chord(9, "min") if piece.key.mode == "minor" else Chord(0, "maj")
         chords = sample_chords(
             self.amt,
             cond,
             [s.at_cut for s in piece.slots],
-            normal_tonic,
             seed=controls.seed,
             temperature=params.temperature,
             top_p=params.top_p,
@@ -88,7 +93,10 @@ class Video2MusicSystem(System):
             context=params.context,
             max_repeat=params.max_repeat,
             affect_strength=params.affect_strength,
+            guidance=params.guidance,
         )
+        if controls.key is None:  # the mode the model's chords read as, on the drawn tonic
+            piece = replace(piece, key=Key(piece.key.tonic, mode_of(chords)))
         desc = descriptors(self.gru, cond)
         shift = denormalizing_shift(piece.key)
         return arrange_piece(

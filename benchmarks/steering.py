@@ -1,0 +1,402 @@
+"""Does the picture steer the music through the model? The steering table of docs/compose.md.
+
+Four measurements, each for Video2Music (the shipped AMT + biGRU) beside the rules-only baseline
+reading the same control curves:
+
+1. **Control adherence** on held-out POP909 songs: compose from the curves of song A, measure
+   the same curves back from the generated score; Spearman r per song (median over songs) for
+   activity and intensity, and again with A's curves shuffled in time (r against the unshuffled
+   curves).
+2. **Ablation of the AMT**, teacher-forced on the held-out songs: Hits@1 with the real,
+   shuffled, null and another song's controls, for three training seeds (seed 0 is the shipped
+   model; seeds 1 and 2 are trained by this script with the shipped command into ``--work``,
+   once); and Video2Music's emotion correspondence (teacher-forced argmax on steps whose
+   emotion probability is >= 0.8; END and PAD predictions count as misses).
+3. **Forced emotions** on bikes.mp4 with the affective boost off: emotion correspondence of the
+   sampled chords for sad, exciting and relaxing (five seeds), beside an emotion-blind model
+   (emotion input neutral, valence and intensity curves at the median).
+4. **Clips**: on every clip of ../shared/videos and two montages of them, per-second Spearman r
+   between the video's motion and the music's onset density, and between its arousal and the
+   rendered music's RMS; and the same with the clip's features shuffled in time (mean of three
+   shuffles).
+
+    python benchmarks/steering.py [--songs 40] [--work /tmp/vidscore-steering] [--skip-seeds]
+
+Writes benchmarks/results/steering.json and steering.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from analyze import RESULTS, SHARED, SOURCES
+
+POP909 = SHARED.parent / "data" / "POP909"
+FORCED = ("sad", "exciting", "relaxing")
+SEEDS = (0, 1, 2)
+
+
+def rho(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(spearmanr(a, b).statistic)
+
+
+# --- 1. control adherence -------------------------------------------------------------------
+
+
+def song_slots(rows: np.ndarray):
+    from vidscore.curves.contract import CURVES
+    from vidscore.systems.common.timeplan import Slot
+
+    boundary = rows[:, CURVES.index("boundary")] > 0.5
+    return [
+        Slot(float(i), float(i + 1), 2, i % 2 == 0, bool(boundary[i])) for i in range(len(rows))
+    ]
+
+
+def compose_rows(system: str, rows: np.ndarray, models, seed: int):
+    """A score written from per-step control rows (120 BPM, two beats a step)."""
+    from vidscore.music.chords import Chord
+    from vidscore.systems.common.arrange import arrange
+    from vidscore.systems.video2music.inference import descriptors, mode_of, sample_chords
+    from vidscore.systems.video2music.inputs import COLUMN
+
+    slots = song_slots(rows)
+    at_cut = [s.at_cut for s in slots]
+    if system == "video2music":
+        amt, gru = models
+        chords = sample_chords(amt, rows, at_cut, seed=seed, temperature=0.9, top_p=0.85,
+                               window=256, context=32, max_repeat=4)  # fmt: skip
+        desc = descriptors(gru, rows)
+        density, loudness = desc[:, 0], desc[:, 1]
+        tonic = Chord(9, "min") if mode_of(chords) == "minor" else Chord(0, "maj")
+    else:
+        chords, tonic = baseline_chords(rows, slots, seed)
+        density = 0.15 + 0.9 * rows[:, COLUMN["activity"]]
+        loudness = 0.2 + 0.6 * rows[:, COLUMN["intensity"]]
+    return arrange(slots, chords, density=density, loudness=loudness, preset="piano", tonic=tonic)
+
+
+def baseline_chords(rows: np.ndarray, slots, seed: int):
+    from vidscore.curves.contract import CURVES, CurveSet
+    from vidscore.music.key import Key
+    from vidscore.systems.baseline.system import progression
+    from vidscore.systems.common.plan import PieceSetup
+    from vidscore.systems.common.timeplan import TimePlan
+    from vidscore.types import EMOTIONS
+
+    emotion = rows[:, -6:]
+    mode = "minor" if rows[:, CURVES.index("valence")].mean() < 0.5 else "major"
+    key = Key(9, "minor") if mode == "minor" else Key(0, "major")
+    starts = np.arange(2 * len(rows)) / 2
+    beats = CurveSet(starts, starts + 0.5, np.repeat(rows[:, : len(CURVES)], 2, axis=0))
+    plan = TimePlan(120.0, slots, [s.start for s in slots if s.at_cut], [])
+    dominant = EMOTIONS[int(emotion.sum(axis=0).argmax())]
+    piece = PieceSetup(plan, emotion, dominant, key, "piano", beats)
+    return progression(piece, seed).chords, piece.tonic
+
+
+def measured_steps(score, calibration, n: int) -> np.ndarray:
+    """The score's curves per beat, merged per two-beat step: ``(n, len(CURVES))``."""
+    from vidscore.curves.music import score_curves
+
+    curves = score_curves(score, calibration)
+    k = min(len(curves) // 2, n)
+    return curves.group([2] * k + [1] * (len(curves) - 2 * k)).values[:k]
+
+
+def adherence(seqs, calibration, models, songs: int) -> dict:
+    from vidscore.systems.video2music.inputs import COLUMN
+
+    out: dict = {}
+    for system in ("video2music", "baseline"):
+        r: dict[str, list[float]] = {}
+        for i, seq in enumerate(seqs[:songs]):
+            rows = seq.cond
+            perm = np.random.default_rng(i).permutation(len(rows))
+            for label, fed in (("real", rows), ("shuffled", rows[perm])):
+                got = measured_steps(compose_rows(system, fed, models, seed=i), calibration,
+                                     len(rows))  # fmt: skip
+                for name in ("activity", "intensity", "valence", "register"):
+                    k = COLUMN[name]
+                    r.setdefault(f"{name}/{label}", []).append(rho(got[:, k], rows[: len(got), k]))
+        out[system] = {key: round(float(np.median(v)), 3) for key, v in r.items()}
+        print(system, "adherence", out[system], flush=True)
+    return out
+
+
+# --- 2. ablation over seeds -----------------------------------------------------------------
+
+
+def seed_weights(work: Path, seed: int) -> Path:
+    from vidscore.systems.video2music.system import WEIGHTS
+
+    if seed == 0:
+        return WEIGHTS
+    out = work / f"seed{seed}"
+    if not (out / "manifest.json").is_file():
+        shipped = json.loads((WEIGHTS / "manifest.json").read_text())["train"]
+        cmd = [sys.executable, "-m", "vidscore", "train", "video2music", "--data", str(POP909),
+               "--out", str(out), "--epochs", str(shipped["epochs"]), "--seed", str(seed),
+               "--gru-epochs", str(shipped["gru_epochs"]), "--lr", str(shipped["lr"]),
+               "--batch-size", str(shipped["batch_size"]), "--overwrite"]  # fmt: skip
+        print("training seed", seed, flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def teacher_forced_correspondence(amt, seqs, threshold: float = 0.8) -> float:
+    """Video2Music's emotion correspondence: on held-out steps whose emotion probability is
+    >= ``threshold`` (neutral left out), the share whose argmax next-chord prediction has a
+    quality that emotion allows; END and PAD predictions are misses."""
+    import random
+
+    import torch
+
+    from vidscore.music.chords import VIDEO2MUSIC
+    from vidscore.music.emotion import EMOTION_QUALITIES
+    from vidscore.systems.video2music.loss import END, PAD
+    from vidscore.systems.video2music.train import collate
+    from vidscore.types import EMOTIONS
+
+    hits = total = 0
+    with torch.no_grad():
+        for s in seqs:
+            video, vmask, roots, quals, tgt, _, pad, _ = collate([s], 300, random.Random(0), False)
+            pred = amt(video, roots, quals, pad, vmask)[0].argmax(-1).numpy()
+            probs = video[0, :, -6:].numpy()
+            for j in range(int((~vmask[0]).sum())):
+                e = int(probs[j].argmax())
+                if probs[j, e] < threshold or EMOTIONS[e] == "neutral" or tgt[0, j] == END:
+                    continue
+                total += 1
+                p = int(pred[j])
+                if p in (END, PAD) or p == VIDEO2MUSIC.index(VIDEO2MUSIC.chord(0)):
+                    continue
+                hits += VIDEO2MUSIC.chord(p).quality in EMOTION_QUALITIES[EMOTIONS[e]]
+    return round(hits / max(total, 1), 4)
+
+
+def ablation(held, work: Path, skip_seeds: bool) -> dict:
+    from vidscore.systems.video2music.inference import load_models
+    from vidscore.systems.video2music.train import CONDITIONS, hits_at_k
+
+    per_seed = {}
+    for seed in SEEDS[:1] if skip_seeds else SEEDS:
+        amt, _ = load_models(seed_weights(work, seed))
+        amt.eval()
+        per_seed[seed] = {c: hits_at_k(amt, held, condition=c)["hits@1"] for c in CONDITIONS}
+        per_seed[seed]["emotion_correspondence_v2m"] = teacher_forced_correspondence(amt, held)
+        print("seed", seed, per_seed[seed], flush=True)
+    real = [v["real"] for v in per_seed.values()]
+    shuf = [v["shuffled"] for v in per_seed.values()]
+    return {
+        "per_seed": per_seed,
+        "margin_real_minus_shuffled": round(float(np.mean(real) - np.mean(shuf)), 4),
+        "spread_real_over_seeds": round(float(np.ptp(real)), 4),
+        "spread_shuffled_over_seeds": round(float(np.ptp(shuf)), 4),
+    }
+
+
+# --- 3. forced emotions ---------------------------------------------------------------------
+
+
+def slot_chords(soundtrack) -> list:
+    return [span.chord for span in soundtrack.score.chords[:-1]]  # the last is the forced tonic
+
+
+def forced_emotions(features, models) -> dict:
+    from vidscore.metrics.chords import emotion_correspondence
+    from vidscore.systems.common.plan import setup
+    from vidscore.systems.video2music.inference import sample_chords
+    from vidscore.systems.video2music.inputs import COLUMN, clip_rows
+    from vidscore.systems.video2music.system import AMTParams, Video2MusicSystem
+    from vidscore.types import EMOTIONS, Controls
+
+    amt, gru = models
+    v2m = Video2MusicSystem(amt, gru)
+    from vidscore.systems.baseline.system import BaselineSystem
+
+    out: dict = {"video2music": {}, "baseline": {}, "emotion_blind": {}}
+    seeds = range(5)
+    for emotion in FORCED:
+        for name, system in (("video2music", v2m), ("baseline", BaselineSystem())):
+            vals = []
+            for seed in seeds:
+                params = AMTParams(affect_strength=0.0) if name == "video2music" else None
+                st = system.compose(features, Controls(emotion=emotion, seed=seed), params)
+                chords = slot_chords(st)
+                vals.append(emotion_correspondence(chords, [emotion] * len(chords)))
+            out[name][emotion] = round(float(np.mean(vals)), 3)
+        vals = []
+        for seed in seeds:
+            piece = setup(features, Controls(seed=seed))
+            rows = clip_rows(features, piece, amt.cfg.semantic_dim)
+            rows[:, -6:] = np.eye(6)[EMOTIONS.index("neutral")]
+            rows[:, COLUMN["valence"]] = 0.5
+            rows[:, COLUMN["intensity"]] = 0.5
+            chords = sample_chords(amt, rows, [s.at_cut for s in piece.slots], seed=seed,
+                                   temperature=0.9, top_p=0.85, window=256, context=32,
+                                   max_repeat=4)[:-1]  # fmt: skip
+            vals.append(emotion_correspondence(chords, [emotion] * len(chords)))
+        out["emotion_blind"][emotion] = round(float(np.mean(vals)), 3)
+    print("forced", out, flush=True)
+    return out
+
+
+# --- 4. clips -------------------------------------------------------------------------------
+
+
+def per_second_onsets(score, duration: float) -> np.ndarray:
+    on = np.asarray(score.seconds(np.array([n.start for n in score.notes(drums=True)])))
+    return np.bincount(np.clip(on.astype(int), 0, None), minlength=int(np.ceil(duration)))[
+        : int(np.ceil(duration))
+    ]
+
+
+def per_second_rms(audio: np.ndarray, rate: int, duration: float) -> np.ndarray:
+    n = int(np.ceil(duration))
+    out = np.zeros(n)
+    for i in range(n):
+        seg = audio[i * rate : (i + 1) * rate]
+        out[i] = np.sqrt(np.mean(seg.astype(np.float64) ** 2)) if len(seg) else 0.0
+    return out
+
+
+def clip_table(clips: list[Path], models) -> dict:
+    from vidscore.evaluation import shuffled
+    from vidscore.features.analyze import AnalysisConfig, analyze
+    from vidscore.features.timeline import bin_mean
+    from vidscore.render.soundtrack import render
+    from vidscore.render.synth import SAMPLE_RATE
+    from vidscore.systems.baseline.system import BaselineSystem
+    from vidscore.systems.video2music.system import Video2MusicSystem
+    from vidscore.types import Controls
+
+    systems = {"video2music": Video2MusicSystem(*models), "baseline": BaselineSystem()}
+    needs = sorted(set().union(*(s.needs.series for s in systems.values())))
+    out: dict = {name: {} for name in systems}
+    features_of = {}
+    for clip in clips:
+        f = analyze(clip, AnalysisConfig(series=tuple(needs)))
+        features_of[clip.name] = f
+        d = f.duration
+        motion = bin_mean(f["motion"].times, f["motion"].values, rate=1.0, duration=d)
+        arousal = bin_mean(f["arousal"].times, f["arousal"].values, rate=1.0, duration=d)
+        for name, system in systems.items():
+            row = {}
+            for label, fed in [("real", [f]), ("shuffled", [shuffled(f, s) for s in (1, 2, 3)])]:
+                rm, ra = [], []
+                for g in fed:
+                    st = system.compose(g, Controls(), None)
+                    onsets = per_second_onsets(st.score, d)
+                    rms = per_second_rms(render(st, duration=d), SAMPLE_RATE, d)
+                    n = min(len(motion), len(onsets), len(rms))
+                    rm.append(rho(motion[:n], onsets[:n]))
+                    ra.append(rho(arousal[:n], rms[:n]))
+                row[f"motion~onsets/{label}"] = round(float(np.mean(rm)), 3)
+                row[f"arousal~rms/{label}"] = round(float(np.mean(ra)), 3)
+            row["seconds"] = round(d, 1)
+            out[name][clip.name] = row
+            print(name, clip.name, row, flush=True)
+    return out, features_of
+
+
+def montages(tmp: Path) -> list[Path]:
+    from vidscore.video.montage import build_montage
+
+    paths = []
+    for i, (segments, size) in enumerate(
+        [
+            ([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
+            ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720)),
+        ]
+    ):
+        path = tmp / f"montage{i + 1}.mp4"
+        build_montage([SHARED / s for s in SOURCES[i:] + SOURCES[:i]], path, segments=segments,
+                      size=size, fps=30)  # fmt: skip
+        paths.append(path)
+    return paths
+
+
+def markdown(doc: dict) -> str:
+    lines = ["## Control adherence on held-out POP909 songs (median Spearman r over songs)", ""]
+    lines += ["| system | activity | intensity | valence | register | activity, shuffled | "
+              "intensity, shuffled |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for system, r in doc["adherence"].items():
+        lines.append(
+            f"| {system} | {r['activity/real']} | {r['intensity/real']} | {r['valence/real']} | "
+            f"{r['register/real']} | {r['activity/shuffled']} | {r['intensity/shuffled']} |"
+        )
+    ab = doc["ablation"]
+    lines += ["", "## AMT ablation, teacher-forced Hits@1 on held-out songs", ""]
+    lines += ["| seed | real | shuffled | null | other song's | emotion corr. (V2M) |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for seed, v in ab["per_seed"].items():
+        lines.append(f"| {seed} | {v['real']} | {v['shuffled']} | {v['null']} | {v['other']} | "
+                     f"{v['emotion_correspondence_v2m']} |")  # fmt: skip
+    lines += ["", f"Real minus shuffled (mean over seeds): {ab['margin_real_minus_shuffled']}; "
+              f"spread of real over seeds: {ab['spread_real_over_seeds']}; of shuffled: "
+              f"{ab['spread_shuffled_over_seeds']}.", ""]  # fmt: skip
+    lines += ["## Forced emotion on bikes.mp4, affective boost off (emotion correspondence)", ""]
+    lines += ["| model | " + " | ".join(FORCED) + " |", "|---|" + "---|" * len(FORCED)]
+    for name, v in doc["forced"].items():
+        lines.append(f"| {name} | " + " | ".join(str(v[e]) for e in FORCED) + " |")
+    lines += ["", "## Clips: per-second Spearman r (shuffled: the clip's features shuffled, "
+              "mean of three)", ""]  # fmt: skip
+    lines += ["| system | clip | s | motion ~ onsets | shuffled | arousal ~ RMS | shuffled |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for system, clips in doc["clips"].items():
+        for clip, r in clips.items():
+            lines.append(
+                f"| {system} | {clip} | {r['seconds']} | {r['motion~onsets/real']} | "
+                f"{r['motion~onsets/shuffled']} | {r['arousal~rms/real']} | "
+                f"{r['arousal~rms/shuffled']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--songs", type=int, default=40, help="held-out songs for adherence")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "vidscore-steering")
+    ap.add_argument("--skip-seeds", action="store_true", help="ablation on the shipped seed only")
+    args = ap.parse_args()
+    from vidscore.systems.video2music.data import load_sequences
+    from vidscore.systems.video2music.inference import load_models
+    from vidscore.systems.video2music.system import WEIGHTS
+
+    t0 = time.perf_counter()
+    models = load_models(WEIGHTS)
+    for m in models:
+        m.eval()
+    seqs = load_sequences(POP909)
+    held = seqs["test"]
+    doc: dict = {"held_out_songs": len(held)}
+    doc["adherence"] = adherence(held, seqs.calibration, models, args.songs)
+    doc["ablation"] = ablation(held, args.work, args.skip_seeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = [SHARED / s for s in SOURCES] + montages(Path(tmp))
+        doc["clips"], features = clip_table(clips, models)
+        doc["forced"] = forced_emotions(features["bikes.mp4"], models)
+    doc["seconds"] = round(time.perf_counter() - t0, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "steering.json").write_text(json.dumps(doc, indent=1))
+    (RESULTS / "steering.md").write_text(markdown(doc))
+    print(markdown(doc))
+
+
+if __name__ == "__main__":
+    main()
