@@ -65,8 +65,9 @@ def test_curve_sets_merge_into_steps_and_seconds():
         cs.group([3, 2])
 
 
-def test_arranged_music_measures_back_the_density_it_was_asked_for():
-    """The arrangement the learnt systems hand their density to: more asked, more measured."""
+def test_arranged_music_measures_back_the_density_and_loudness_it_was_asked_for():
+    """The arrangement the learnt systems hand their density and loudness to: more asked, more
+    measured (activity from the onsets, intensity from velocity and voices)."""
     from vidscore.music.chords import Chord
     from vidscore.systems.common.arrange import arrange
     from vidscore.systems.common.timeplan import Slot
@@ -79,9 +80,16 @@ def test_arranged_music_measures_back_the_density_it_was_asked_for():
                     tonic=Chord(0, "maj"))  # fmt: skip
     raw = np.zeros((100, len(CURVES)))
     raw[:, 0] = np.linspace(0, 30, 100)
+    raw[:, 1] = np.linspace(0, 1, 100)
     got = score_curves(score, Calibration.fit(raw))
     measured = got.group([2] * n + [1] * (len(got) - 2 * n))["activity"][: n - 1]
     assert spearmanr(measured, asked[: n - 1]).statistic > 0.9
+    loud = np.repeat([0.3, 0.8, 0.5, 0.9, 0.4, 0.6], 4)
+    score = arrange(slots, chords, density=np.full(n, 0.5), loudness=loud, preset="piano",
+                    tonic=Chord(0, "maj"))  # fmt: skip
+    got = score_curves(score, Calibration.fit(raw))
+    measured = got.group([2] * n + [1] * (len(got) - 2 * n))["intensity"][: n - 1]
+    assert spearmanr(measured, loud[: n - 1]).statistic > 0.8
 
 
 @pytest.mark.shared

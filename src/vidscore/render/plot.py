@@ -54,9 +54,9 @@ def draw_curves(ax, curves: CurveSet, duration: float) -> None:
                 lw=1, label=name)  # fmt: skip
     for t in curves.starts[curves["boundary"] > 0.5]:
         ax.plot([t, t], [1.0, 1.08], color="#333", lw=1.5)
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.3)
     ax.set_ylabel("control\ncurves", rotation=0, ha="right", va="center")
-    ax.legend(loc="upper left", ncol=5, fontsize=7, frameon=False, bbox_to_anchor=(0, 1.25))
+    ax.legend(loc="upper left", ncol=5, fontsize=7, frameon=False)
 
 
 def plot_soundtrack(

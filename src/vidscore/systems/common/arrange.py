@@ -5,7 +5,8 @@
   movement), inside MIDI 52-76.
 * Patterns follow the predicted **note density** (Video2Music's reference code keys them off
   loudness, which we treat as a bug): sustained chords, quarter pulses, eighth-note arpeggios,
-  sixteenth-note arpeggios. **Loudness** sets velocity.
+  sixteenth-note arpeggios. **Loudness** sets velocity and, above 0.55 and 0.7, adds held octave
+  doublings (:func:`fullness`), so a louder slot is also fuller.
 * Presets by emotion (``--instruments`` overrides): ``piano``; ``strings`` (piano + string pad +
   bass); ``band`` (piano + bass + drums) for exciting and tense.
 * The tempo map follows the slots (each slot's own tempo), so bar lines, chord changes and drum
@@ -83,6 +84,17 @@ def upper_voicing(chord: Chord, previous: list[int] | None) -> list[int]:
 def density_level(density: float) -> int:
     """0 sustained, 1 quarter pulses, 2 eighth arpeggios, 3 sixteenth arpeggios."""
     return int(np.digitize(density, [0.35, 0.65, 0.95]))
+
+
+def fullness(voice: list[int], bass_pitch: int, loudness: float) -> list[int]:
+    """Held doublings that thicken a loud slot: the top voice an octave up above loudness 0.55,
+    and the bass an octave up as well above 0.7 (louder is fuller, as arrangers write it)."""
+    extra = []
+    if loudness > 0.55:
+        extra.append(max(voice) + 12)
+    if loudness > 0.7:
+        extra.append(bass_pitch + 12)
+    return extra
 
 
 def velocity(loudness: float, accent: bool = False) -> int:
@@ -205,6 +217,10 @@ def arrange(
                         tracks["piano"].notes.append(
                             Note(beat, beat + slot.beats, bass_pitch + 12, vel - 10)
                         )
+                    tracks["piano"].notes += [
+                        Note(beat, beat + slot.beats, p, vel - 10)
+                        for p in fullness(voice, bass_pitch, float(loudness[i]))
+                    ]
                 if "strings" in tracks:
                     tracks["strings"].notes += [
                         Note(beat, beat + slot.beats, p - 12, vel - 15) for p in voice
