@@ -13,11 +13,11 @@ reading the same control curves:
    once); and Video2Music's emotion correspondence (teacher-forced argmax on steps whose
    emotion probability is >= 0.8; END and PAD predictions count as misses).
 3. **Forced emotions** on bikes.mp4 with the affective boost off: emotion correspondence of the
-   sampled chords for sad, exciting and relaxing (five seeds), beside an emotion-blind model
-   (emotion input neutral, valence and intensity curves at the median).
+   sampled chords for sad, exciting and relaxing (five seeds), beside the model blind to the
+   emotion: fed no controls (the null condition), and fed the clip's own curves unforced.
 4. **Clips**: on every clip of ../shared/videos and two montages of them, per-second Spearman r
    between the video's motion and the music's onset density, and between its arousal and the
-   rendered music's RMS; and the same with the clip's features shuffled in time (mean of three
+   rendered music's RMS; and the same with the clip's features shuffled in time (mean of ten
    shuffles).
 
     python benchmarks/steering.py [--songs 40] [--work /tmp/vidscore-steering] [--skip-seeds]
@@ -44,6 +44,7 @@ from analyze import RESULTS, SHARED, SOURCES
 POP909 = SHARED.parent / "data" / "POP909"
 FORCED = ("sad", "exciting", "relaxing")
 SEEDS = (0, 1, 2)
+SHUFFLES = 10
 
 
 def rho(a, b) -> float:
@@ -70,17 +71,16 @@ def compose_rows(system: str, rows: np.ndarray, models, seed: int):
     """A score written from per-step control rows (120 BPM, two beats a step)."""
     from vidscore.music.chords import Chord
     from vidscore.systems.common.arrange import arrange
-    from vidscore.systems.video2music.inference import descriptors, mode_of, sample_chords
+    from vidscore.systems.video2music.inference import descriptors, mode_of, played, sample_chords
     from vidscore.systems.video2music.inputs import COLUMN
 
     slots = song_slots(rows)
     at_cut = [s.at_cut for s in slots]
     if system == "video2music":
-        amt, gru = models
+        amt, gru, scale = models
         chords = sample_chords(amt, rows, at_cut, seed=seed, temperature=0.9, top_p=0.85,
                                window=256, context=32, max_repeat=4)  # fmt: skip
-        desc = descriptors(gru, rows)
-        density, loudness = desc[:, 0], desc[:, 1]
+        density, loudness = played(descriptors(gru, rows), scale)
         tonic = Chord(9, "min") if mode_of(chords) == "minor" else Chord(0, "maj")
     else:
         chords, tonic = baseline_chords(rows, slots, seed)
@@ -108,16 +108,18 @@ def baseline_chords(rows: np.ndarray, slots, seed: int):
     return progression(piece, seed).chords, piece.tonic
 
 
-def measured_steps(score, calibration, n: int) -> np.ndarray:
-    """The score's curves per beat, merged per two-beat step: ``(n, len(CURVES))``."""
-    from vidscore.curves.music import score_curves
+def measured_steps(score, n: int) -> np.ndarray:
+    """The score's raw curves measured over each two-beat step (onsets per second over the
+    step, and so on): ``(n, len(CURVES))``. Spearman r needs no calibration."""
+    from vidscore.curves.music import chords_at, raw_curves
 
-    curves = score_curves(score, calibration)
-    k = min(len(curves) // 2, n)
-    return curves.group([2] * k + [1] * (len(curves) - 2 * k)).values[:k]
+    beats = np.arange(0, 2 * n + 1, 2, dtype=np.float64)
+    secs = np.asarray(score.seconds(beats))
+    starts, ends = secs[:-1], secs[1:]
+    return raw_curves(score, starts, ends, chords=chords_at(score, starts))
 
 
-def adherence(seqs, calibration, models, songs: int) -> dict:
+def adherence(seqs, models, songs: int) -> dict:
     from vidscore.systems.video2music.inputs import COLUMN
 
     out: dict = {}
@@ -127,8 +129,7 @@ def adherence(seqs, calibration, models, songs: int) -> dict:
             rows = seq.cond
             perm = np.random.default_rng(i).permutation(len(rows))
             for label, fed in (("real", rows), ("shuffled", rows[perm])):
-                got = measured_steps(compose_rows(system, fed, models, seed=i), calibration,
-                                     len(rows))  # fmt: skip
+                got = measured_steps(compose_rows(system, fed, models, seed=i), len(rows))
                 for name in ("activity", "intensity", "valence", "register"):
                     k = COLUMN[name]
                     r.setdefault(f"{name}/{label}", []).append(rho(got[:, k], rows[: len(got), k]))
@@ -219,17 +220,16 @@ def slot_chords(soundtrack) -> list:
 
 def forced_emotions(features, models) -> dict:
     from vidscore.metrics.chords import emotion_correspondence
+    from vidscore.systems.baseline.system import BaselineSystem
     from vidscore.systems.common.plan import setup
     from vidscore.systems.video2music.inference import sample_chords
-    from vidscore.systems.video2music.inputs import COLUMN, clip_rows
+    from vidscore.systems.video2music.inputs import clip_rows
     from vidscore.systems.video2music.system import AMTParams, Video2MusicSystem
-    from vidscore.types import EMOTIONS, Controls
+    from vidscore.types import Controls
 
-    amt, gru = models
-    v2m = Video2MusicSystem(amt, gru)
-    from vidscore.systems.baseline.system import BaselineSystem
-
-    out: dict = {"video2music": {}, "baseline": {}, "emotion_blind": {}}
+    amt = models[0]
+    v2m = Video2MusicSystem(*models)
+    out: dict = {"video2music": {}, "baseline": {}, "null_condition": {}, "not_forced": {}}
     seeds = range(5)
     for emotion in FORCED:
         for name, system in (("video2music", v2m), ("baseline", BaselineSystem())):
@@ -240,18 +240,20 @@ def forced_emotions(features, models) -> dict:
                 chords = slot_chords(st)
                 vals.append(emotion_correspondence(chords, [emotion] * len(chords)))
             out[name][emotion] = round(float(np.mean(vals)), 3)
-        vals = []
-        for seed in seeds:
-            piece = setup(features, Controls(seed=seed))
-            rows = clip_rows(features, piece, amt.cfg.semantic_dim)
-            rows[:, -6:] = np.eye(6)[EMOTIONS.index("neutral")]
-            rows[:, COLUMN["valence"]] = 0.5
-            rows[:, COLUMN["intensity"]] = 0.5
-            chords = sample_chords(amt, rows, [s.at_cut for s in piece.slots], seed=seed,
-                                   temperature=0.9, top_p=0.85, window=256, context=32,
-                                   max_repeat=4)[:-1]  # fmt: skip
-            vals.append(emotion_correspondence(chords, [emotion] * len(chords)))
-        out["emotion_blind"][emotion] = round(float(np.mean(vals)), 3)
+        # emotion-blind: the model fed no controls at all (the null condition), and the model
+        # fed the clip's own curves without the forced emotion
+        for label in ("null_condition", "not_forced"):
+            vals = []
+            for seed in seeds:
+                piece = setup(features, Controls(seed=seed))
+                rows = clip_rows(features, piece, amt.cfg.semantic_dim)
+                if label == "null_condition":
+                    rows[:] = 0.0
+                chords = sample_chords(amt, rows, [s.at_cut for s in piece.slots], seed=seed,
+                                       temperature=0.9, top_p=0.85, window=256, context=32,
+                                       max_repeat=4)[:-1]  # fmt: skip
+                vals.append(emotion_correspondence(chords, [emotion] * len(chords)))
+            out[label][emotion] = round(float(np.mean(vals)), 3)
     print("forced", out, flush=True)
     return out
 
@@ -297,7 +299,8 @@ def clip_table(clips: list[Path], models) -> dict:
         arousal = bin_mean(f["arousal"].times, f["arousal"].values, rate=1.0, duration=d)
         for name, system in systems.items():
             row = {}
-            for label, fed in [("real", [f]), ("shuffled", [shuffled(f, s) for s in (1, 2, 3)])]:
+            scrambled = [shuffled(f, s) for s in range(1, SHUFFLES + 1)]
+            for label, fed in [("real", [f]), ("shuffled", scrambled)]:
                 rm, ra = [], []
                 for g in fed:
                     st = system.compose(g, Controls(), None)
@@ -355,7 +358,7 @@ def markdown(doc: dict) -> str:
     for name, v in doc["forced"].items():
         lines.append(f"| {name} | " + " | ".join(str(v[e]) for e in FORCED) + " |")
     lines += ["", "## Clips: per-second Spearman r (shuffled: the clip's features shuffled, "
-              "mean of three)", ""]  # fmt: skip
+              f"mean of {SHUFFLES})", ""]  # fmt: skip
     lines += ["| system | clip | s | motion ~ onsets | shuffled | arousal ~ RMS | shuffled |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     for system, clips in doc["clips"].items():
@@ -375,17 +378,17 @@ def main() -> None:
     ap.add_argument("--skip-seeds", action="store_true", help="ablation on the shipped seed only")
     args = ap.parse_args()
     from vidscore.systems.video2music.data import load_sequences
-    from vidscore.systems.video2music.inference import load_models
+    from vidscore.systems.video2music.inference import load_models, load_scale
     from vidscore.systems.video2music.system import WEIGHTS
 
     t0 = time.perf_counter()
-    models = load_models(WEIGHTS)
-    for m in models:
-        m.eval()
+    amt, gru = load_models(WEIGHTS)
+    amt.eval(), gru.eval()
+    models = (amt, gru, load_scale(WEIGHTS))
     seqs = load_sequences(POP909)
     held = seqs["test"]
     doc: dict = {"held_out_songs": len(held)}
-    doc["adherence"] = adherence(held, seqs.calibration, models, args.songs)
+    doc["adherence"] = adherence(held, models, args.songs)
     doc["ablation"] = ablation(held, args.work, args.skip_seeds)
     with tempfile.TemporaryDirectory() as tmp:
         clips = [SHARED / s for s in SOURCES] + montages(Path(tmp))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.conftest import CLIPS, SHARED, run_cli
@@ -88,3 +89,24 @@ def test_evaluate_usage_errors(tmp_path):
     assert r.returncode == 2 and "--videos" in r.stderr
     r = run_cli("evaluate", wav, "-o", tmp_path / "r.json", "--markdown", tmp_path / "r.json")
     assert r.returncode == 2 and "different files" in r.stderr
+
+
+def test_shuffling_a_clip_moves_every_series_with_its_second():
+    """The ablation scrambles everything the video says: a per-frame series (flow, which the
+    accent curve reads) moves with the second it falls in, like the per-second ones."""
+    from vidscore.evaluation import shuffled
+    from vidscore.types import Series, VideoFeatures, VideoInfo
+
+    info = VideoInfo("x.mp4", "mp4", "h264", "yuv420p", 8, 64, 64, 0, 10.0, 6.0, 60, False)
+    motion = Series("motion", np.arange(6.0), np.arange(6.0), 1.0)
+    t = np.arange(60) / 10
+    flow = Series("flow", t, np.floor(t), 10.0)  # each frame carries its second's number
+    f = VideoFeatures(info, [2.5], {"motion": motion, "flow": flow})
+    g = shuffled(f, seed=3)
+    assert sorted(g["motion"].values) == list(range(6)) and list(g["motion"].values) != list(
+        range(6)
+    )
+    # every frame now sits in the second whose motion says where it came from
+    second = np.floor(g["flow"].times).astype(int)
+    assert np.array_equal(g["flow"].values, g["motion"].values[second])
+    assert np.all(np.diff(g["flow"].times) >= 0) and len(g["flow"]) == 60

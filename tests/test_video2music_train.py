@@ -36,6 +36,7 @@ def test_train_on_pop909_writes_loadable_weights_and_a_card(tmp_path):
     assert set(meta["metrics"]) == {"amt", "amt_ablation", "bigru", "pieces", "held_out"}
     assert set(meta["metrics"]["amt_ablation"]) == {"shuffled", "null", "other"}
     assert len(meta["calibration"]["quantiles"]["activity"]) == 101
+    assert set(meta["descriptor_quantiles"]) == {"density", "loudness"}
     card = (out / "CARD.md").read_text()
     assert "POP909" in card and "--limit 12" in card and meta["files"]["amt.safetensors"] in card
     assert str(SHARED.resolve()) not in card  # no machine path in the command

@@ -121,15 +121,24 @@ def audio_reference_quality(outputs: list[Path], folder: Path, spec: str) -> dic
 
 
 def shuffled(features: VideoFeatures, seed: int = 0) -> VideoFeatures:
-    """The same features with every per-second series permuted in time (one permutation) and
-    the cuts moved to random times: what the video says, scrambled."""
+    """The same features with the clip's seconds permuted (one permutation for every series:
+    a per-second value moves with its second, a faster series' samples with the second they fall
+    in) and the cuts moved to random times: what the video says, scrambled."""
     rng = np.random.default_rng(seed)
     n = len(features["motion"])
-    perm = rng.permutation(n)
+    perm = rng.permutation(n)  # second i of the result shows second perm[i] of the clip
+    where = np.empty(n, dtype=int)
+    where[perm] = np.arange(n)  # second k of the clip lands at second where[k]
     series = {}
     for name, s in features.series.items():
         if s.rate == 1.0 and len(s) == n:
             series[name] = Series(s.name, s.times, s.values[perm], s.rate, s.unit, s.description)
+        elif len(s):
+            k = np.clip(np.floor(s.times).astype(int), 0, n - 1)
+            times = where[k] + (s.times - k)
+            order = np.argsort(times, kind="stable")
+            series[name] = Series(s.name, times[order], s.values[order], s.rate, s.unit,
+                                  s.description)  # fmt: skip
         else:
             series[name] = s
     cuts = sorted(rng.uniform(0, features.duration, len(features.cuts)).tolist())

@@ -41,6 +41,22 @@ def rank01(x: np.ndarray) -> np.ndarray:
     return (rankdata(x, method="average") - 0.5) / len(x)
 
 
+def quantile_rank(x: np.ndarray, table: np.ndarray | list[float]) -> np.ndarray:
+    """Each value's mid-rank among a sorted quantile ``table``, in [0, 1] (ties sit in the middle
+    of their run)."""
+    q = np.asarray(table, dtype=np.float64)
+    lo = np.searchsorted(q, x, side="left")
+    hi = np.searchsorted(q, x, side="right")
+    return np.clip((lo + hi) / 2 / len(q), 0, 1)
+
+
+def quantiles(x: np.ndarray) -> list[float]:
+    """The :data:`QUANTILES`-point quantile table of ``x`` (what :func:`quantile_rank` reads)."""
+    return (
+        np.quantile(np.asarray(x, dtype=np.float64), np.linspace(0, 1, QUANTILES)).round(6).tolist()
+    )
+
+
 @dataclass
 class CurveSet:
     """Curves on a beat grid: ``values[i]`` (in :data:`CURVES` order) covers the seconds
@@ -112,13 +128,8 @@ class Calibration:
     @classmethod
     def fit(cls, raw: np.ndarray) -> Calibration:
         """From ``(N, len(CURVES))`` raw values pooled over the training music."""
-        qs = np.linspace(0, 1, QUANTILES)
         return cls(
-            {
-                name: np.quantile(raw[:, k], qs).round(6).tolist()
-                for k, name in enumerate(CURVES)
-                if name not in EVENTS
-            }
+            {name: quantiles(raw[:, k]) for k, name in enumerate(CURVES) if name not in EVENTS}
         )
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
@@ -126,12 +137,8 @@ class Calibration:
         of their run); event curves pass through."""
         out = np.asarray(raw, dtype=np.float64).copy()
         for k, name in enumerate(CURVES):
-            if name in EVENTS:
-                continue
-            q = np.asarray(self.quantiles[name])
-            lo = np.searchsorted(q, out[:, k], side="left")
-            hi = np.searchsorted(q, out[:, k], side="right")
-            out[:, k] = np.clip((lo + hi) / 2 / len(q), 0, 1)
+            if name not in EVENTS:
+                out[:, k] = quantile_rank(out[:, k], self.quantiles[name])
         return out.astype(np.float32)
 
     def to_dict(self) -> dict:

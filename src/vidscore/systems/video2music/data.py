@@ -12,8 +12,9 @@ that carries the target (:mod:`vidscore.curves`):
   (note density), intensity (loudness) and valence (chords, key); its video gives boundaries
   (scene offset 0) and the semantic input; accent and register, which it lacks, sit at 0.5.
 
-The biGRU's targets are each step's notes sounding per second / :data:`ONSET_FULL` and mean
-velocity / 127.
+The biGRU's targets are each step's notes sounding per second / :data:`ONSET_FULL` and its
+loudness: the raw intensity of its beats (0.6 x mean velocity / 127 + 0.4 x sounding voices / 8),
+the nearest thing to the audio loudness Video2Music measures that a MIDI file has.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class ChordSequence:
     qualities: np.ndarray  # (L,) factored quality indices (13 = N)
     raw: np.ndarray  # (L * beats_per_step, len(CURVES)) raw curves per beat
     density: np.ndarray  # (L,) notes sounding per second, / ONSET_FULL
-    loudness: np.ndarray  # (L,) mean velocity / 127
+    loudness: np.ndarray  # (L,) raw intensity (velocity and voices)
     semantic: np.ndarray | None = None  # (L, D) paired video features (MuVi-Sync only)
     beats_per_step: int = BEATS_PER_STEP
     cond: np.ndarray | None = None  # (L, semantic_dim + FIXED_COLUMNS)
@@ -107,10 +108,9 @@ def pop909_sequence(song: Pop909Song) -> ChordSequence | None:
     notes = score.notes()
     on = np.array([score.seconds(n.start) for n in notes])
     off = np.array([score.seconds(n.end) for n in notes])
-    vel = np.array([n.velocity for n in notes], dtype=np.float64)
     lengths = ends - starts
     sounding = [(on < b) & (off > a) for a, b in zip(starts, ends, strict=True)]
-    loud = np.array([vel[s].mean() / 127 if s.any() else 0.0 for s in sounding])
+    loud = raw[:, CURVES.index("intensity")].reshape(-1, BEATS_PER_STEP).mean(axis=1)
     density = np.array([s.sum() for s in sounding]) / lengths / ONSET_FULL
     idx, roots, quals = factor(chords)
     return ChordSequence(

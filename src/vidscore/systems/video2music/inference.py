@@ -13,11 +13,14 @@ affective boost: the logits of the chords whose quality suits the slot's emotion
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from vidscore.curves.contract import quantile_rank
 from vidscore.modules.checkpoint import load_from_folder
 from vidscore.modules.sampling import generate
 from vidscore.music.chords import NO_CHORD, VIDEO2MUSIC, Chord
@@ -109,5 +112,20 @@ def mode_of(chords: list[Chord]) -> str:
 
 @torch.no_grad()
 def descriptors(gru: DescriptorGRU, cond: np.ndarray) -> np.ndarray:
-    """``(N, 2)``: predicted note density and loudness per row."""
+    """``(N, 2)``: predicted note density and loudness per row, in the training music's units."""
     return gru(torch.from_numpy(cond)[None])[0].numpy()
+
+
+def load_scale(folder: str | os.PathLike) -> dict[str, list[float]] | None:
+    """The training targets' quantiles of density and loudness (None for older weights)."""
+    manifest = json.loads((Path(folder) / "manifest.json").read_text())
+    return manifest.get("descriptor_quantiles")
+
+
+def played(desc: np.ndarray, scale: dict[str, list[float]] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Density and loudness for the arrangement: each prediction's rank among the training
+    music's steps (the busiest tenth of POP909 plays as the arrangement's busiest tenth), or the
+    raw prediction when the weights carry no scale."""
+    if scale is None:
+        return desc[:, 0], desc[:, 1]
+    return quantile_rank(desc[:, 0], scale["density"]), quantile_rank(desc[:, 1], scale["loudness"])

@@ -4,8 +4,9 @@ The shared set-up (:mod:`vidscore.systems.common.plan`) fixes tempo, bar lines o
 clip's control curves per slot, the tonic and instruments; the AMT samples one chord per slot in
 C major / A minor from the curves (:mod:`.inference`); the mode is read from those chords
 (:func:`~.inference.mode_of`) unless ``--key`` names one, and the chords are transposed to the
-key; the biGRU maps the same curves to each slot's note density and loudness, and the shared
-arrangement turns them into parts. Torch and the weights load in
+key; the biGRU maps the same curves to each slot's note density and loudness, played at their
+rank among the training music's steps (:func:`~.inference.played`), and the shared arrangement
+turns them into parts. Torch and the weights load in
 :meth:`Video2MusicSystem.load`, so the class itself is cheap to import.
 """
 
@@ -64,19 +65,25 @@ class Video2MusicSystem(System):
     weight_files = ("manifest.json", "amt.safetensors", "bigru.safetensors")
     default_weights = WEIGHTS
 
-    def __init__(self, amt, gru) -> None:
-        self.amt, self.gru = amt, gru
+    def __init__(self, amt, gru, scale: dict | None = None) -> None:
+        self.amt, self.gru, self.scale = amt, gru, scale
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None) -> Video2MusicSystem:
-        from vidscore.systems.video2music.inference import load_models
+        from vidscore.systems.video2music.inference import load_models, load_scale
 
-        return cls(*load_models(cls.weights_folder(weights)))
+        folder = cls.weights_folder(weights)
+        return cls(*load_models(folder), load_scale(folder))
 
     def compose(
         self, features: VideoFeatures, controls: Controls, params: AMTParams | None = None
     ) -> Soundtrack:
-        from vidscore.systems.video2music.inference import descriptors, mode_of, sample_chords
+        from vidscore.systems.video2music.inference import (
+            descriptors,
+            mode_of,
+            played,
+            sample_chords,
+        )
         from vidscore.systems.video2music.inputs import clip_rows
 
         params = params or AMTParams()
@@ -97,12 +104,12 @@ class Video2MusicSystem(System):
         )
         if controls.key is None:  # the mode the model's chords read as, on the drawn tonic
             piece = replace(piece, key=Key(piece.key.tonic, mode_of(chords)))
-        desc = descriptors(self.gru, cond)
+        density, loudness = played(descriptors(self.gru, cond), self.scale)
         shift = denormalizing_shift(piece.key)
         return arrange_piece(
             piece,
             features,
             [c.transpose(shift) for c in chords],
-            density=desc[:, 0],
-            loudness=desc[:, 1],
+            density=density,
+            loudness=loudness,
         )
