@@ -175,7 +175,7 @@ def teacher_forced_correspondence(amt, seqs, threshold: float = 0.8) -> float:
     hits = total = 0
     with torch.no_grad():
         for s in seqs:
-            video, vmask, roots, quals, tgt, _, pad, _ = collate([s], 300, random.Random(0), False)
+            video, vmask, roots, quals, tgt, _, pad = collate([s], 300, random.Random(0), False)
             pred = amt(video, roots, quals, pad, vmask)[0].argmax(-1).numpy()
             probs = video[0, :, -6:].numpy()
             for j in range(int((~vmask[0]).sum())):

@@ -139,7 +139,7 @@ def test_the_shipped_models_listen_to_their_controls():
         with torch.no_grad():
             total = 0.0
             for s, c in zip(seqs, fed, strict=True):
-                video, vmask, r, q, tgt, emo, pad, _ = collate([s], 300, random.Random(0), False,
+                video, vmask, r, q, tgt, emo, pad = collate([s], 300, random.Random(0), False,
                                                                cond=[c])  # fmt: skip
                 total += float(affective_loss(amt(video, r, q, pad, vmask), tgt, emo, lam=1.0))
             return total / len(seqs)

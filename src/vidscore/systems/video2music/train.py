@@ -94,7 +94,6 @@ def collate(
     emo = torch.full((b, length), NEUTRAL, dtype=torch.long)
     video = torch.zeros((b, length, dim))
     vmask = torch.ones((b, length), dtype=torch.bool)
-    dens = torch.zeros((b, length, 2))
     for i, ((s, a, e), c) in enumerate(zip(crops, rows, strict=True)):
         prev_r, prev_q = (s.roots[a - 1], s.qualities[a - 1]) if a else (NONE_ROOT, NONE_QUALITY)
         in_r = np.concatenate([[prev_r], s.roots[a:e]])
@@ -111,14 +110,12 @@ def collate(
         quals[i, :n] = torch.from_numpy(in_q[:n])
         tgt[i, :n] = torch.from_numpy(out)
         vmask[i, :n] = False
-        dens[i, : e - a, 0] = torch.from_numpy(s.density[a:e])
-        dens[i, : e - a, 1] = torch.from_numpy(s.loudness[a:e])
         if train and drop and rng.random() < drop:
             continue  # the null condition: rows stay zero, the affective target neutral
         video[i, :n] = torch.from_numpy(np.asarray(rows_, dtype=np.float32))
         emo[i, :n] = torch.from_numpy(rows_[:, -6:].argmax(axis=1))
     pad = roots == ROOT_PAD
-    return video, vmask, roots, quals, tgt, emo, pad, dens
+    return video, vmask, roots, quals, tgt, emo, pad
 
 
 def gru_batch(seqs: list[ChordSequence], max_len: int, rng: random.Random, train: bool):
@@ -150,7 +147,7 @@ def train_amt(
     torch.manual_seed(seed)
 
     def loss_fn(model, batch) -> torch.Tensor:
-        video, vmask, roots, quals, tgt, emo, pad, _ = batch
+        video, vmask, roots, quals, tgt, emo, pad = batch
         logits = model(video, roots, quals, pad, vmask)
         return affective_loss(logits, tgt, emo, lam=opts.lam)
 
@@ -220,7 +217,7 @@ def hits_at_k(
     rows = ablated(seqs, condition)
     per_piece: dict[str, list[float]] = {f"hits@{k}": [] for k in ks}
     for s, c in zip(seqs, rows, strict=True):
-        video, vmask, roots, quals, tgt, _, pad, _ = collate([s], max_len, rng, False, cond=[c])
+        video, vmask, roots, quals, tgt, _, pad = collate([s], max_len, rng, False, cond=[c])
         logits = model(video, roots, quals, pad, vmask)[0]
         t = tgt[0]
         keep = (t != PAD) & (t != END)
