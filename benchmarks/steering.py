@@ -10,8 +10,9 @@ reading the same control curves:
 2. **Ablation of the AMT**, teacher-forced on the held-out songs: Hits@1 with the real,
    shuffled, null and another song's controls, for three training seeds (seed 0 is the shipped
    model; seeds 1 and 2 are trained by this script with the shipped command into ``--work``,
-   once); and Video2Music's emotion correspondence (teacher-forced argmax on steps whose
-   emotion probability is >= 0.8; END and PAD predictions count as misses).
+   once); Video2Music's emotion correspondence (teacher-forced argmax on steps whose
+   emotion probability is >= 0.8; END and PAD predictions count as misses); and Hits@1 with
+   classifier-free guidance at 1.5 and 2 against the null condition.
 3. **Forced emotions** on bikes.mp4 with the affective boost off: emotion correspondence of the
    sampled chords for sad, exciting and relaxing (five seeds), beside the model blind to the
    emotion: fed no controls (the null condition), and fed the clip's own curves unforced.
@@ -46,6 +47,7 @@ POP909 = SHARED.parent / "data" / "POP909"
 FORCED = ("sad", "exciting", "relaxing")
 SEEDS = (0, 1, 2)
 SHUFFLES = 10
+GUIDANCE = (1.5, 2.0)  # classifier-free guidance scales scored beside plain conditioning
 
 
 def rho(a, b) -> float:
@@ -210,6 +212,8 @@ def ablation(held, work: Path, skip_seeds: bool) -> dict:
         amt.eval()
         per_seed[seed] = {c: hits_at_k(amt, held, condition=c)["hits@1"] for c in CONDITIONS}
         per_seed[seed]["emotion_correspondence_v2m"] = teacher_forced_correspondence(amt, held)
+        for g in GUIDANCE:
+            per_seed[seed][f"guidance {g}"] = hits_at_k(amt, held, guidance=g)["hits@1"]
         print("seed", seed, per_seed[seed], flush=True)
     real = [v["real"] for v in per_seed.values()]
     shuf = [v["shuffled"] for v in per_seed.values()]
@@ -362,11 +366,13 @@ def markdown(doc: dict) -> str:
         )
     ab = doc["ablation"]
     lines += ["", "## AMT ablation, teacher-forced Hits@1 on held-out songs", ""]
-    lines += ["| seed | real | shuffled | null | other song's | emotion corr. (V2M) |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| seed | real | shuffled | null | other song's | emotion corr. (V2M) | "
+              + " | ".join(f"real, guidance {g}" for g in GUIDANCE) + " |",
+              "|---|---|---|---|---|---|" + "---|" * len(GUIDANCE)]  # fmt: skip
     for seed, v in ab["per_seed"].items():
         lines.append(f"| {seed} | {v['real']} | {v['shuffled']} | {v['null']} | {v['other']} | "
-                     f"{v['emotion_correspondence_v2m']} |")  # fmt: skip
+                     f"{v['emotion_correspondence_v2m']} | "
+                     + " | ".join(str(v[f"guidance {g}"]) for g in GUIDANCE) + " |")  # fmt: skip
     lines += ["", f"Real minus shuffled (mean over seeds): {ab['margin_real_minus_shuffled']}; "
               f"spread of real over seeds: {ab['spread_real_over_seeds']}; of shuffled: "
               f"{ab['spread_shuffled_over_seeds']}.", ""]  # fmt: skip

@@ -210,15 +210,20 @@ def hits_at_k(
     ks=(1, 3, 5),
     max_len: int = 300,
     condition: str = "real",
+    guidance: float = 1.0,
 ) -> dict:
     """Teacher-forced Hits@k per piece (END excluded), averaged over pieces, with the pieces'
-    controls as ``condition`` says (:data:`CONDITIONS`)."""
+    controls as ``condition`` says (:data:`CONDITIONS`); ``guidance`` != 1 scores the
+    classifier-free logits ``free + guidance * (conditioned - free)``, as sampling does."""
     rng = random.Random(0)
     rows = ablated(seqs, condition)
     per_piece: dict[str, list[float]] = {f"hits@{k}": [] for k in ks}
     for s, c in zip(seqs, rows, strict=True):
         video, vmask, roots, quals, tgt, _, pad = collate([s], max_len, rng, False, cond=[c])
         logits = model(video, roots, quals, pad, vmask)[0]
+        if guidance != 1.0:
+            free = model(torch.zeros_like(video), roots, quals, pad, vmask)[0]
+            logits = free + guidance * (logits - free)
         t = tgt[0]
         keep = (t != PAD) & (t != END)
         if not keep.any():
