@@ -79,25 +79,37 @@ def song_slots(rows: np.ndarray):
     ]
 
 
+def sample(amt, rows: np.ndarray, at_cut: list[bool], seed: int) -> list:
+    """The AMT's chords for ``rows`` at the system's default sampling parameters."""
+    from vidscore.systems.video2music.inference import sample_chords
+    from vidscore.systems.video2music.system import AMTParams
+
+    p = AMTParams()
+    return sample_chords(amt, rows, at_cut, seed=seed, temperature=p.temperature, top_p=p.top_p,
+                         window=p.window, context=p.context, max_repeat=p.max_repeat,
+                         affect_strength=p.affect_strength, guidance=p.guidance)  # fmt: skip
+
+
 def compose_rows(system: str, rows: np.ndarray, models, seed: int):
     """A score written from per-step control rows (120 BPM, two beats a step)."""
     from vidscore.music.chords import Chord
+    from vidscore.systems.baseline import system as baseline
     from vidscore.systems.common.arrange import arrange
-    from vidscore.systems.video2music.inference import descriptors, mode_of, played, sample_chords
+    from vidscore.systems.video2music.inference import descriptors, mode_of, played
     from vidscore.systems.video2music.inputs import COLUMN
 
     slots = song_slots(rows)
     at_cut = [s.at_cut for s in slots]
     if system == "video2music":
         amt, gru, scale = models
-        chords = sample_chords(amt, rows, at_cut, seed=seed, temperature=0.9, top_p=0.85,
-                               window=256, context=32, max_repeat=4)  # fmt: skip
+        chords = sample(amt, rows, at_cut, seed)
         density, loudness = played(descriptors(gru, rows), scale)
         tonic = Chord(9, "min") if mode_of(chords) == "minor" else Chord(0, "maj")
     else:
         chords, tonic = baseline_chords(rows, slots, seed)
-        density = 0.15 + 0.9 * rows[:, COLUMN["activity"]]
-        loudness = 0.2 + 0.6 * rows[:, COLUMN["intensity"]]
+        density, loudness = baseline.played(
+            rows[:, COLUMN["activity"]], rows[:, COLUMN["intensity"]]
+        )
     return arrange(slots, chords, density=density, loudness=loudness, preset="piano", tonic=tonic)
 
 
@@ -236,7 +248,6 @@ def forced_emotions(features, models) -> dict:
     from vidscore.metrics.chords import emotion_correspondence
     from vidscore.systems.baseline.system import BaselineSystem
     from vidscore.systems.common.plan import setup
-    from vidscore.systems.video2music.inference import sample_chords
     from vidscore.systems.video2music.inputs import clip_rows
     from vidscore.systems.video2music.system import AMTParams, Video2MusicSystem
     from vidscore.types import Controls
@@ -263,9 +274,7 @@ def forced_emotions(features, models) -> dict:
                 rows = clip_rows(features, piece, amt.cfg.semantic_dim)
                 if label == "null_condition":
                     rows[:] = 0.0
-                chords = sample_chords(amt, rows, [s.at_cut for s in piece.slots], seed=seed,
-                                       temperature=0.9, top_p=0.85, window=256, context=32,
-                                       max_repeat=4)[:-1]  # fmt: skip
+                chords = sample(amt, rows, [s.at_cut for s in piece.slots], seed)[:-1]
                 vals.append(emotion_correspondence(chords, [emotion] * len(chords)))
             out[label][emotion] = round(float(np.mean(vals)), 3)
     print("forced", out, flush=True)
@@ -355,6 +364,21 @@ def montages(tmp: Path) -> list[Path]:
     return paths
 
 
+def clip_lines(clips_of: dict, suffix: str, *, seconds: bool) -> list[str]:
+    """The clip table: per system and clip, the four correlations whose keys end in ``suffix``."""
+    keys = ["motion~onsets/real", "motion~onsets/shuffled", "arousal~rms/real",
+            "arousal~rms/shuffled"]  # fmt: skip
+    head = ["system", "clip", *(["s"] if seconds else []), "motion ~ onsets", "shuffled",
+            "arousal ~ RMS", "shuffled"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for system, clips in clips_of.items():
+        for clip, r in clips.items():
+            cells = [system, clip, *([r["seconds"]] if seconds else [])]
+            cells += [r[k + suffix] for k in keys]
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return lines
+
+
 def markdown(doc: dict) -> str:
     lines = ["## Control adherence on held-out POP909 songs (median Spearman r over songs)", ""]
     lines += ["| system | activity | intensity | valence | register | activity, shuffled | "
@@ -382,26 +406,10 @@ def markdown(doc: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(str(v[e]) for e in FORCED) + " |")
     lines += ["", "## Clips: per-second Spearman r (shuffled: the clip's features shuffled, "
               f"mean of {SHUFFLES})", ""]  # fmt: skip
-    lines += ["| system | clip | s | motion ~ onsets | shuffled | arousal ~ RMS | shuffled |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for system, clips in doc["clips"].items():
-        for clip, r in clips.items():
-            lines.append(
-                f"| {system} | {clip} | {r['seconds']} | {r['motion~onsets/real']} | "
-                f"{r['motion~onsets/shuffled']} | {r['arousal~rms/real']} | "
-                f"{r['arousal~rms/shuffled']} |"
-            )
+    lines += clip_lines(doc["clips"], "", seconds=True)
     lines += ["", "The same without each clip's first second and last two (the entry and the "
               "ringing last chord, which no shuffle moves):", ""]  # fmt: skip
-    lines += ["| system | clip | motion ~ onsets | shuffled | arousal ~ RMS | shuffled |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
-    for system, clips in doc["clips"].items():
-        for clip, r in clips.items():
-            lines.append(
-                f"| {system} | {clip} | {r['motion~onsets/real/interior']} | "
-                f"{r['motion~onsets/shuffled/interior']} | {r['arousal~rms/real/interior']} | "
-                f"{r['arousal~rms/shuffled/interior']} |"
-            )
+    lines += clip_lines(doc["clips"], "/interior", seconds=False)
     return "\n".join(lines) + "\n"
 
 

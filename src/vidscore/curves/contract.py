@@ -57,6 +57,17 @@ def quantiles(x: np.ndarray) -> list[float]:
     )
 
 
+def mark_events(times, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``(N,)`` 0/1: 1 on each beat ``[starts[i], ends[i])`` that an event time falls in (an
+    event on a beat's start belongs to it; events past the last beat are dropped)."""
+    out = np.zeros(len(starts))
+    t = np.asarray(times, dtype=np.float64)
+    if len(t) and len(starts):
+        idx = np.searchsorted(starts, t + 1e-6, side="right") - 1
+        out[idx[(idx >= 0) & (t < ends[-1])]] = 1.0
+    return out
+
+
 @dataclass
 class CurveSet:
     """Curves on a beat grid: ``values[i]`` (in :data:`CURVES` order) covers the seconds

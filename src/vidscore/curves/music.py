@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidscore.curves.contract import CURVES, Calibration, CurveSet
+from vidscore.curves.contract import CURVES, Calibration, CurveSet, mark_events
 from vidscore.music.chords import Chord
 from vidscore.music.score import Score
 
@@ -81,11 +81,7 @@ def raw_curves(
         window = 0.125 * lengths[i]
         hit = np.searchsorted(on, [a - window, a + window])
         out[i, 3] = vel[hit[0] : hit[1]].sum()
-    bounds = np.asarray(boundaries, dtype=np.float64)
-    if len(bounds):
-        # each boundary marks the beat it falls in
-        idx = np.searchsorted(starts, bounds + 1e-6, side="right") - 1
-        out[idx[(idx >= 0) & (bounds < ends[-1])], 2] = 1.0
+    out[:, 2] = mark_events(boundaries, starts, ends)
     base = MODE_VALENCE.get(mode or "", 0.0)
     qual = [chord_valence(c) for c in chords] if chords is not None else [0.0] * n
     out[:, 4] = base + np.asarray(qual, dtype=np.float64)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidscore.curves.contract import CURVES, CurveSet, rank01
+from vidscore.curves.contract import CURVES, CurveSet, mark_events, rank01
 from vidscore.features.affect import PROTOTYPES
 from vidscore.features.timeline import bin_mean
 from vidscore.types import EMOTIONS, Series, VideoFeatures
@@ -94,10 +94,7 @@ def video_curves(
     out[:, 0] = blend(motion, motion_activity(motion), mix)
     arousal = span_means(features["arousal"], starts, ends, d)
     out[:, 1] = blend(arousal, (np.clip(arousal, -1, 1) + 1) / 2, mix)
-    bounds = np.asarray(boundaries, dtype=np.float64)
-    if len(bounds):
-        idx = np.searchsorted(starts, bounds + 1e-6, side="right") - 1
-        out[idx[(idx >= 0) & (bounds < ends[-1])], 2] = 1.0
+    out[:, 2] = mark_events(boundaries, starts, ends)
     if "flow" in features.series:
         peak = span_max(features["flow"], starts, ends)
         out[:, 3] = blend(peak, np.clip(peak / FLOW_ACCENT, 0, 1), mix)

@@ -103,6 +103,12 @@ def _chord(numeral: str, degrees: dict, piece: PieceSetup, emotion: str) -> Chor
     return Chord((piece.key.tonic + step) % 12, quality)
 
 
+def played(activity: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline's rule from curves to the arrangement: density 0.15 + 0.9 x activity,
+    loudness 0.2 + 0.6 x intensity."""
+    return 0.15 + 0.9 * np.asarray(activity), 0.2 + 0.6 * np.asarray(intensity)
+
+
 class BaselineSystem(System):
     name = "baseline"
     summary = "rules only: emotion -> a diatonic progression, curves -> density and loudness"
@@ -115,6 +121,5 @@ class BaselineSystem(System):
         piece = setup(features, controls)
         prog = progression(piece, controls.seed)
         curves = piece.slot_curves
-        density = 0.15 + 0.9 * curves["activity"]
-        loudness = 0.2 + 0.6 * curves["intensity"]
+        density, loudness = played(curves["activity"], curves["intensity"])
         return arrange_piece(piece, features, prog.chords, density=density, loudness=loudness)

@@ -25,7 +25,7 @@ from vidscore.modules.checkpoint import load_from_folder
 from vidscore.modules.sampling import generate
 from vidscore.music.chords import NO_CHORD, VIDEO2MUSIC, Chord
 from vidscore.systems.video2music.loss import END, PAD, emotion_table
-from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU
+from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU, guided
 
 SYSTEM = "video2music"
 MINOR_FAMILY = frozenset({"min", "min7", "min6", "dim", "dim7", "hdim7", "minmaj7", "min9"})
@@ -68,11 +68,7 @@ def sample_chords(
         # window predicts slot start + p from control row start + p
         rq = torch.tensor([VIDEO2MUSIC.root_quality(VIDEO2MUSIC.chord(i)) for i in seq])
         rows = video[start : start + window][None]
-        logits = model(rows, rq[None, :, 0], rq[None, :, 1])[0, -1]
-        if guidance != 1.0:  # classifier-free: away from the null condition
-            free = model(torch.zeros_like(rows), rq[None, :, 0], rq[None, :, 1])[0, -1]
-            logits = free + guidance * (logits - free)
-        return logits
+        return guided(model, rows, rq[None, :, 0], rq[None, :, 1], guidance)[0, -1]
 
     never = [VIDEO2MUSIC.index(NO_CHORD), END, PAD]
 

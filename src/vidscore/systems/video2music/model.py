@@ -156,6 +156,24 @@ class AMT(nn.Module):
         return self.head(self.norm(x))
 
 
+def guided(
+    model: AMT,
+    video: torch.Tensor,
+    roots: torch.Tensor,
+    qualities: torch.Tensor,
+    guidance: float,
+    pad_mask: torch.Tensor | None = None,
+    video_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The AMT's logits under classifier-free guidance: ``free + guidance * (conditioned -
+    free)``, ``free`` from the null condition (all-zero rows); guidance 1 is one plain pass."""
+    logits = model(video, roots, qualities, pad_mask, video_mask)
+    if guidance == 1.0:
+        return logits
+    free = model(torch.zeros_like(video), roots, qualities, pad_mask, video_mask)
+    return free + guidance * (logits - free)
+
+
 class DescriptorGRU(nn.Module):
     """Video2Music's biGRU: per-step conditioning rows -> (note density, loudness)."""
 

@@ -37,7 +37,7 @@ from vidscore.outputs import atomic_path, check_output_folder
 from vidscore.systems.common.card import ModelFacts, WeightCard
 from vidscore.systems.video2music.data import ChordSequence, is_muvisync, load_sequences
 from vidscore.systems.video2music.loss import END, PAD, affective_loss
-from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU
+from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU, guided
 from vidscore.types import EMOTIONS
 
 NONE_ROOT, NONE_QUALITY = 12, len(VIDEO2MUSIC.qualities)  # factored N
@@ -220,10 +220,7 @@ def hits_at_k(
     per_piece: dict[str, list[float]] = {f"hits@{k}": [] for k in ks}
     for s, c in zip(seqs, rows, strict=True):
         video, vmask, roots, quals, tgt, _, pad = collate([s], max_len, rng, False, cond=[c])
-        logits = model(video, roots, quals, pad, vmask)[0]
-        if guidance != 1.0:
-            free = model(torch.zeros_like(video), roots, quals, pad, vmask)[0]
-            logits = free + guidance * (logits - free)
+        logits = guided(model, video, roots, quals, guidance, pad, vmask)[0]
         t = tgt[0]
         keep = (t != PAD) & (t != END)
         if not keep.any():
