@@ -93,9 +93,10 @@ def sample(amt, rows: np.ndarray, at_cut: list[bool], seed: int) -> list:
 def compose_rows(system: str, rows: np.ndarray, models, seed: int):
     """A score written from per-step control rows (120 BPM, two beats a step)."""
     from vidscore.music.chords import Chord
+    from vidscore.music.key import mode_of
     from vidscore.systems.baseline import system as baseline
     from vidscore.systems.common.arrange import arrange
-    from vidscore.systems.video2music.inference import descriptors, mode_of, played
+    from vidscore.systems.video2music.inference import descriptors, played
     from vidscore.systems.video2music.inputs import COLUMN
 
     slots = song_slots(rows)

@@ -101,7 +101,9 @@ def test_descriptors():
 def _quantised(score: Score) -> list[Note]:
     q = quantize(score.notes(), offset=0.0)
     unique = {(n.start, n.pitch): n for n in q}  # one note per onset and pitch
-    return sorted(Note(n.start, min(n.end, n.start + 16), n.pitch) for n in unique.values())
+    return sorted(
+        Note(n.start, min(n.end, n.start + 16), n.pitch, n.velocity) for n in unique.values()
+    )
 
 
 @pytest.mark.parametrize("source", ["pop909", "symmv"])
@@ -124,11 +126,13 @@ def test_cp_tokens_round_trip_real_music(source):
         beats_per_bar=bpb,
         tempo_bpm=score.tempos[0][1] if source == "pop909" else 120.0,
     )
-    assert seq.tokens.shape[1] == 6 and seq.indices.shape == (len(seq), 3)
+    assert seq.tokens.shape[1] == 7 and seq.indices.shape == (len(seq), 3)
     back_notes, back_chords = tokens.decode(seq, beats_per_bar=bpb)
     assert [(n.start, n.end, n.pitch) for n in back_notes] == [
         (n.start, n.end, n.pitch) for n in notes
     ]
+    # velocity comes back to the centre of its bin (16 wide)
+    assert max(abs(a.velocity - b.velocity) for a, b in zip(back_notes, notes, strict=True)) <= 8
     from vidscore.music.chords import SYMMV as V
 
     want = [(c.start, c.end, V.map(c.chord)) for c in chords if not c.chord.is_none]

@@ -479,6 +479,58 @@ def train_video2music(
         out.print(f"wrote {out_dir}: amt.safetensors, bigru.safetensors, manifest.json, CARD.md")
 
 
+@train_app.command("vmusprod")
+def train_vmusprod(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="SymMV and/or POP909 folder (repeatable).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Weights folder (shared by the stages).")],
+    stage: Annotated[str, typer.Option("--stage", help="chord, melody or accompaniment.")],
+    epochs: Annotated[int, typer.Option("--epochs")] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    bars: Annotated[int, typer.Option("--bars", help="Bars per training window.")] = 8,
+    d_model: Annotated[int, typer.Option("--d-model")] = 128,
+    layers: Annotated[int, typer.Option("--layers", help="Decoder layers.")] = 3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="First N pieces per folder.")] = 0,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Folder for the built pieces.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace this stage's weights in --out.")
+    ] = False,
+) -> None:
+    """Train one V-MusProd transformer (chord, melody or accompaniment) on music and its curves.
+
+    Train the three stages into the same --out; the manifest and card gather them.
+    """
+    from vidscore.modules.trainer import TrainConfig
+    from vidscore.systems.common.card import command_line
+    from vidscore.systems.vmusprod.model import VMPConfig
+    from vidscore.systems.vmusprod.train import VMusProdTraining, run
+
+    try:
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+        opts = VMusProdTraining(stage=stage, bars=bars, limit=max(0, limit))
+        model_cfg = VMPConfig(
+            stage=stage, d_model=d_model, dec_layers=layers, d_ff=3 * d_model,
+            max_bars=max(16, bars),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    with _progress() as bar:
+        metrics = run(
+            data, out_dir, model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache,
+            command=command_line(sys.argv[1:]), progress=_epoch_progress(bar),
+            overwrite=overwrite,
+        )  # fmt: skip
+    if metrics is not None:
+        out.print(json.dumps(metrics, indent=1))
+        out.print(f"wrote {out_dir}: {stage}.safetensors, manifest.json, CARD.md")
+
+
 def _epoch_progress(bar: Progress):
     """A trainer progress callback: one bar per model (and a log line when not on a terminal)."""
     tasks: dict[str, int] = {}

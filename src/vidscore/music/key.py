@@ -6,7 +6,8 @@ Krumhansl-Schmuckler's; the profiles are a parameter. The default is Aarden-Esse
 music21's default): on 300 POP909 songs it finds the annotated key 88.3% of the time against
 83.7% for the original Krumhansl-Kessler profiles (``benchmarks/music_annotation.py``).
 Normalising transposes a piece so its key becomes C major or A minor (the minimal shift, in
-[-5, 6] semitones), and :func:`denormalizing_shift` undoes it.
+[-5, 6] semitones), and :func:`denormalizing_shift` undoes it. :func:`mode_of` reads the mode of
+chords a model wrote in C major / A minor.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidscore.music.chords import PITCH_NAMES, pitch_class
+from vidscore.music.chords import PITCH_NAMES, Chord, pitch_class
 from vidscore.music.score import Note
 
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -131,3 +132,15 @@ def denormalizing_shift(key: Key) -> int:
 
 def transpose_notes(notes: Iterable[Note], semitones: int) -> list[Note]:
     return [Note(n.start, n.end, n.pitch + semitones, n.velocity) for n in notes]
+
+
+#: chord qualities that read as minor when a progression's mode is judged
+MINOR_FAMILY = frozenset({"min", "min7", "min6", "dim", "dim7", "hdim7", "minmaj7", "min9"})
+
+
+def mode_of(chords: Iterable[Chord]) -> str:
+    """``minor`` when minor-family chords (minor, diminished) outnumber the major-family ones,
+    else ``major``: how chords sampled in C major / A minor read as a key."""
+    chords = [c for c in chords if c.root is not None]
+    minor = sum(c.quality in MINOR_FAMILY for c in chords)
+    return "minor" if minor > len(chords) - minor else "major"

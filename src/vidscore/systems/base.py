@@ -38,6 +38,7 @@ from vidscore.video.io import FrameRequest
 SYSTEMS: dict[str, str] = {
     "video2music": "vidscore.systems.video2music.system:Video2MusicSystem",
     "baseline": "vidscore.systems.baseline.system:BaselineSystem",
+    "vmusprod": "vidscore.systems.vmusprod.system:VMusProdSystem",
 }
 DEFAULT_SYSTEM = next(iter(SYSTEMS))
 

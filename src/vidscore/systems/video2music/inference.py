@@ -28,7 +28,6 @@ from vidscore.systems.video2music.loss import END, PAD, emotion_table
 from vidscore.systems.video2music.model import AMT, AMTConfig, DescriptorGRU, guided
 
 SYSTEM = "video2music"
-MINOR_FAMILY = frozenset({"min", "min7", "min6", "dim", "dim7", "hdim7", "minmaj7", "min9"})
 
 
 def load_models(folder: str | os.PathLike) -> tuple[AMT, DescriptorGRU]:
@@ -96,14 +95,6 @@ def sample_chords(
         constrain=constrain,
     )
     return [VIDEO2MUSIC.chord(i) for i in idx[1:]]
-
-
-def mode_of(chords: list[Chord]) -> str:
-    """``minor`` when minor-family chords (minor, diminished) outnumber the major-family ones,
-    else ``major``: how the sampled chords in C major / A minor read as a key."""
-    minor = sum(c.quality in MINOR_FAMILY for c in chords if c.root is not None)
-    major = sum(c.quality not in MINOR_FAMILY for c in chords if c.root is not None)
-    return "minor" if minor > major else "major"
 
 
 @torch.no_grad()

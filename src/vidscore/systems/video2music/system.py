@@ -3,8 +3,8 @@
 The shared set-up (:mod:`vidscore.systems.common.plan`) fixes tempo, bar lines on cuts, the
 clip's control curves per slot, the tonic and instruments; the AMT samples one chord per slot in
 C major / A minor from the curves (:mod:`.inference`); the mode is read from those chords
-(:func:`~.inference.mode_of`) unless ``--key`` names one, and the chords are transposed to the
-key; the biGRU maps the same curves to each slot's note density and loudness, played at their
+(:func:`~vidscore.music.key.mode_of`) unless ``--key`` names one, and the chords are transposed
+to the key; the biGRU maps the same curves to each slot's note density and loudness, played at their
 rank among the training music's steps (:func:`~.inference.played`), and the shared arrangement
 turns them into parts. Torch and the weights load in
 :meth:`Video2MusicSystem.load`, so the class itself is cheap to import.
@@ -78,12 +78,8 @@ class Video2MusicSystem(System):
     def compose(
         self, features: VideoFeatures, controls: Controls, params: AMTParams | None = None
     ) -> Soundtrack:
-        from vidscore.systems.video2music.inference import (
-            descriptors,
-            mode_of,
-            played,
-            sample_chords,
-        )
+        from vidscore.music.key import mode_of
+        from vidscore.systems.video2music.inference import descriptors, played, sample_chords
         from vidscore.systems.video2music.inputs import clip_rows
 
         params = params or AMTParams()

@@ -1,0 +1,266 @@
+"""V-MusProd's table: its music beside real SymMV's, its melody and accompaniment, and whether
+its curves steer it.
+
+    python benchmarks/vmusprod.py [--pieces 30] [--bars 16] [--weights DIR]
+
+1. SymMV validation split (the hash split the trainer holds out): for each of the first
+   ``--pieces`` pieces, its first ``--bars`` bars as they are (real) and as the shipped weights
+   write them from the piece's own curves (generated): SC, PE, PCE, EBR, GS and IOI (in beats),
+   V-MusProd's Table 2 columns, with the mean over pieces.
+2. Melody and accompaniment: the melody's most simultaneous notes (1 = monophonic), notes per
+   bar and pitch range; the share of accompaniment notes in the sounding chord and in the key.
+3. Steering: Spearman r, per two-beat step, between the asked activity / intensity curves and
+   the same curves measured back from the music (median over pieces), fed the real curves and
+   the curves shuffled in time (bars moved whole).
+4. Clips: every clip in ../shared/videos and two montages of them, composed with
+   ``--system vmusprod``: the same metrics.
+
+Writes benchmarks/results/vmusprod.json and vmusprod.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from analyze import RESULTS, SHARED, SOURCES
+
+SYMMV = SHARED.parent / "data" / "SymMV-train"
+POP909 = SHARED.parent / "data" / "POP909"
+COLUMNS = ("SC", "PE", "PCE", "EBR", "GS", "IOI")
+C_MAJOR = {0, 2, 4, 5, 7, 9, 11}  # C major = A natural minor: the normalised key's scale
+
+
+def in_beats(tracks) -> object:
+    """A score at 60 BPM, so the IOI metric (seconds) reads in beats."""
+    from vidscore.music.score import Score
+
+    return Score(tracks, [(0.0, 60.0)])
+
+
+def metrics(score) -> dict:
+    from vidscore.metrics.symbolic import all_metrics
+
+    m = all_metrics(score)
+    return {k: float(m[k]) for k in COLUMNS}
+
+
+def part_stats(melody, accomp, chords) -> dict:
+    """Melody polyphony, notes per bar, range; accompaniment in chord and in key."""
+    events = sorted([(n.start, 1) for n in melody] + [(n.end, -1) for n in melody])
+    most, now = 0, 0
+    for _, d in events:
+        now += d
+        most = max(most, now)
+    end = max([n.end for n in melody + accomp] + [1.0])
+    starts = [c.start for c in chords]
+
+    def chord_at(t: float):
+        k = int(np.searchsorted(starts, t + 1e-9, side="right")) - 1
+        return chords[k].chord if k >= 0 and chords[k].end > t else None
+
+    in_chord = [
+        n.pitch % 12 in c.pitch_classes
+        for n in accomp
+        if (c := chord_at(n.start)) is not None and c.root is not None
+    ]
+    pitches = [n.pitch for n in melody]
+    return {
+        "melody_max_voices": most,
+        "melody_notes_per_bar": len(melody) / (end / 4),
+        "melody_range": (max(pitches) - min(pitches)) if pitches else 0,
+        "accomp_in_chord": float(np.mean(in_chord)) if in_chord else float("nan"),
+        "accomp_in_key": float(np.mean([n.pitch % 12 in C_MAJOR for n in accomp]))
+        if accomp
+        else float("nan"),
+    }
+
+
+def rho(a, b) -> float:
+    if np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def steps(raw: np.ndarray) -> np.ndarray:
+    """Per-beat rows -> per two-beat step means."""
+    n = len(raw) // 2
+    return raw[: 2 * n].reshape(n, 2, -1).mean(axis=1)
+
+
+def generate(system, piece, bars: int, seed: int, cond: np.ndarray | None):
+    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler, monophonic
+
+    layout = BarLayout([4] * bars, [False] * bars, cond, piece.tempo)
+    s = Sampling()
+    m = system.models
+    _, chords = StageSampler(m["chord"], "chord").generate(layout, s, seed)
+    melody, _ = StageSampler(m["melody"], "melody").generate(
+        layout, s, seed + 1, source=([], chords)
+    )
+    melody = monophonic(melody)
+    accomp, _ = StageSampler(m["accompaniment"], "accompaniment").generate(
+        layout, s, seed + 2, source=(melody, chords)
+    )
+    return chords, melody, accomp
+
+
+def corpus_table(
+    system, pieces: int, bars: int, data: Path | None = None, split: str = "val"
+) -> dict:
+    from vidscore.curves.contract import CURVES
+    from vidscore.curves.music import raw_curves
+    from vidscore.music.score import Track
+    from vidscore.systems.vmusprod.data import load_pieces
+    from vidscore.systems.vmusprod.train import default_cache, shuffled_piece
+    from vidscore.systems.vmusprod.windows import crop_chords, crop_notes
+
+    corpus = load_pieces([data or SYMMV], cache=default_cache())
+    val = [p for p in corpus[split] if p.n_bars >= bars][:pieces]
+    rows: dict[str, list[dict]] = {"real": [], "generated": []}
+    stats: dict[str, list[dict]] = {"real": [], "generated": []}
+    adherence: dict[str, list[float]] = {}
+    hi = bars * 4
+    for k, p in enumerate(val):
+        mel, acc = crop_notes(p.melody, 0, hi), crop_notes(p.accompaniment, 0, hi)
+        rows["real"].append(metrics(in_beats([Track("melody", mel), Track("accomp", acc)])))
+        stats["real"].append(part_stats(mel, acc, crop_chords(p.chords, 0, hi)))
+        asked = p.cond[:hi]
+        for label, fed in (("real", p), ("shuffled", shuffled_piece(p, k))):
+            chords, melody, accomp = generate(system, p, bars, k, fed.cond[:hi])
+            score = in_beats([Track("melody", melody), Track("accomp", accomp)])
+            if label == "real":
+                rows["generated"].append(metrics(score))
+                stats["generated"].append(part_stats(melody, accomp, chords))
+            beats = np.arange(hi, dtype=np.float64)
+            got = steps(raw_curves(score, beats, beats + 1))
+            want = steps(asked)
+            for name in ("activity", "intensity"):
+                c = CURVES.index(name)
+                adherence.setdefault(f"{name}/{label}", []).append(rho(got[:, c], want[:, c]))
+        print(k, p.name, rows["generated"][-1], flush=True)
+
+    def mean(items: list[dict]) -> dict:
+        return {key: round(float(np.nanmean([r[key] for r in items])), 4) for key in items[0]}
+
+    return {
+        "pieces": len(val),
+        "bars": bars,
+        "metrics": {label: mean(v) for label, v in rows.items()},
+        "parts": {label: mean(v) for label, v in stats.items()},
+        "adherence": {key: round(float(np.nanmedian(v)), 3) for key, v in adherence.items()},
+    }
+
+
+def clip_table(system) -> dict:
+    from vidscore.features.analyze import AnalysisConfig, analyze
+    from vidscore.music.score import Track
+    from vidscore.types import Controls
+    from vidscore.video.montage import build_montage
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = [SHARED / s for s in SOURCES]
+        for i, (segments, size) in enumerate(
+            [([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
+             ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720))]
+        ):  # fmt: skip
+            path = Path(tmp) / f"montage{i + 1}.mp4"
+            build_montage([SHARED / s for s in SOURCES[i:] + SOURCES[:i]], path,
+                          segments=segments, size=size, fps=30)  # fmt: skip
+            clips.append(path)
+        for clip in clips:
+            f = analyze(clip, AnalysisConfig(series=tuple(sorted(system.needs.series))))
+            st = system.compose(f, Controls(), None)
+            tracks = {t.name: t.notes for t in st.score.tracks}
+            score = in_beats([Track(n, v) for n, v in tracks.items()])
+            row = metrics(score)
+            row.update(part_stats(tracks["melody"], tracks["accompaniment"], st.score.chords))
+            row["seconds"] = round(f.duration, 1)
+            out[clip.name] = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+            print(clip.name, out[clip.name], flush=True)
+    return out
+
+
+def markdown(doc: dict) -> str:
+    c = doc["corpus"]
+    lines = [
+        f"## SymMV validation split: the first {c['bars']} bars of {c['pieces']} pieces",
+        "",
+        "| music | " + " | ".join(COLUMNS) + " |",
+        "|---|" + "---|" * len(COLUMNS),
+    ]
+    for label, m in c["metrics"].items():
+        lines.append(f"| {label} | " + " | ".join(str(m[k]) for k in COLUMNS) + " |")
+    parts = ("melody_max_voices", "melody_notes_per_bar", "melody_range", "accomp_in_chord",
+             "accomp_in_key")  # fmt: skip
+    lines += ["", "| music | " + " | ".join(parts) + " |", "|---|" + "---|" * len(parts)]
+    for label, m in c["parts"].items():
+        lines.append(f"| {label} | " + " | ".join(str(m[k]) for k in parts) + " |")
+    a = c["adherence"]
+    lines += [
+        "",
+        "Steering (median Spearman r per two-beat step, asked vs measured back):",
+        "",
+        "| curve | real curves | shuffled curves |",
+        "|---|---|---|",
+        *[f"| {n} | {a[f'{n}/real']} | {a[f'{n}/shuffled']} |" for n in ("activity", "intensity")],
+        "",
+        "The same on the first POP909 test songs (benchmarks/steering.py's held-out songs):",
+        "",
+        "| curve | real curves | shuffled curves |",
+        "|---|---|---|",
+        *[
+            f"| {n} | {doc['pop909']['adherence'][f'{n}/real']} | "
+            f"{doc['pop909']['adherence'][f'{n}/shuffled']} |"
+            for n in ("activity", "intensity")
+        ],
+        "",
+        "## Clips (`vidscore compose --system vmusprod`, seed 0)",
+        "",
+        "| clip | s | " + " | ".join(COLUMNS + parts) + " |",
+        "|---|---|" + "---|" * (len(COLUMNS) + len(parts)),
+    ]
+    for name, row in doc["clips"].items():
+        cells = " | ".join(str(row[k]) for k in COLUMNS + parts)
+        lines.append(f"| {name} | {row['seconds']} | {cells} |")
+    lines += ["", f"Run time {doc['seconds']} s."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pieces", type=int, default=30)
+    ap.add_argument("--bars", type=int, default=16)
+    ap.add_argument("--weights", type=Path, default=None)
+    args = ap.parse_args()
+    import torch
+
+    from vidscore.systems.vmusprod.system import VMusProdSystem
+
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    system = VMusProdSystem.load(args.weights)
+    doc = {
+        "corpus": corpus_table(system, args.pieces, args.bars),
+        # the held-out POP909 songs benchmarks/steering.py scores Video2Music and the baseline on
+        "pop909": corpus_table(system, args.pieces, args.bars, POP909, "test"),
+        "clips": clip_table(system),
+    }
+    doc["seconds"] = round(time.perf_counter() - t0, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "vmusprod.json").write_text(json.dumps(doc, indent=1))
+    (RESULTS / "vmusprod.md").write_text(markdown(doc))
+    print(markdown(doc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""V-MusProd: chord, melody and accompaniment transformers steered by control curves."""

@@ -1,0 +1,170 @@
+"""V-MusProd as a vidscore system: chords, then a melody, then an accompaniment, on the clip's bars.
+
+The shared set-up (:mod:`vidscore.systems.common.plan`) fixes the tempo (V-MusProd's motion map
+into 90-130 BPM, or the user's), bar lines on cuts and markers, the clip's control curves per
+beat, the tonic and the instruments. The Chord Transformer writes the chords from the curves
+(through its controller and its timing rows), the Melody Transformer a melody over them, the
+Accompaniment Transformer an accompaniment over both (:mod:`.inference`), all in C major /
+A minor; the mode is what the chords read as (unless ``--key`` names one) and everything is
+transposed to the key. Melody and accompaniment are two named tracks (a DAW user can mute one):
+the melody on a lead voice, the accompaniment on piano or strings, by the preset.
+
+Rules that remain (not learnt): the bar plan and chord change on cuts (the grammar of
+:mod:`.inference`), the mode read from the chords, the instruments from the emotion preset.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from vidscore.music.chords import ChordSpan
+from vidscore.music.key import Key, denormalizing_shift, mode_of
+from vidscore.music.score import Note, Score, Track
+from vidscore.soundtrack import Soundtrack
+from vidscore.systems.base import FeatureNeeds, System
+from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, finish, setup
+from vidscore.types import Controls, VideoFeatures
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "vmusprod"
+FILES = ("chord.safetensors", "melody.safetensors", "accompaniment.safetensors")
+#: preset -> (melody program, accompaniment program): a lead voice over piano or strings
+VOICES = {"piano": (73, 0), "strings": (40, 48), "band": (80, 0)}
+
+
+@dataclass(frozen=True)
+class VMusProdParams:
+    """Sampling the three transformers."""
+
+    temperature: float = field(default=1.0, metadata={"help": "softmax temperature"})
+    top_p: float = field(default=0.9, metadata={"help": "nucleus mass kept"})
+    guidance: float = field(
+        default=1.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
+    )
+    window: int = field(default=8, metadata={"help": "bars the models see at once"})
+    context: int = field(default=4, metadata={"help": "bars carried into the next window"})
+    max_voices: int = field(default=6, metadata={"help": "accompaniment notes per onset"})
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.temperature <= 5:
+            raise ValueError(f"temperature {self.temperature}: must be 0.05 to 5")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p {self.top_p}: must be in (0, 1]")
+        if not 0 <= self.guidance <= 10:
+            raise ValueError(f"guidance {self.guidance}: must be 0 to 10")
+        if not 2 <= self.window <= 16 or not 1 <= self.context < self.window:
+            raise ValueError("window 2 to 16 bars, context 1 to window - 1")
+        if not 1 <= self.max_voices <= 12:
+            raise ValueError(f"max_voices {self.max_voices}: 1 to 12")
+
+
+def bar_layout(piece: PieceSetup, *, null: bool = False):
+    """The time plan's bars (downbeat to downbeat) with the clip's curves per beat."""
+    from vidscore.systems.vmusprod.inference import BarLayout
+
+    lengths: list[int] = []
+    anchors: list[bool] = []
+    for slot in piece.slots:
+        if slot.downbeat or not lengths:
+            lengths.append(0)
+            anchors.append(slot.at_cut)
+        lengths[-1] += slot.beats
+    cond = None if null else piece.curves.values
+    return BarLayout(lengths, anchors, cond, piece.plan.tempo_bpm)
+
+
+class VMusProdSystem(System):
+    name = "vmusprod"
+    summary = "V-MusProd: chord, melody and accompaniment transformers on control curves"
+    needs = FeatureNeeds(SETUP_NEEDS)
+    Params = VMusProdParams
+    weight_files = ("manifest.json", *FILES)
+    default_weights = WEIGHTS
+
+    def __init__(self, models: dict) -> None:
+        self.models = models
+
+    @classmethod
+    def load(cls, weights: str | os.PathLike | None = None) -> VMusProdSystem:
+        from vidscore.modules.checkpoint import load_from_folder
+        from vidscore.systems.vmusprod.model import STAGES, VMPConfig, build
+
+        folder = cls.weights_folder(weights)
+        models = {}
+        for stage in STAGES:
+            models[stage] = load_from_folder(
+                folder, f"{stage}.safetensors", lambda c: build(VMPConfig(**c)),
+                kind=f"vmusprod-{stage}", system="vmusprod",
+            )  # fmt: skip
+        return cls(models)
+
+    def compose(
+        self, features: VideoFeatures, controls: Controls, params: VMusProdParams | None = None
+    ) -> Soundtrack:
+        from vidscore.systems.vmusprod.inference import Sampling, StageSampler, monophonic
+
+        params = params or VMusProdParams()
+        piece = setup(features, controls)
+        layout = bar_layout(piece)
+        s = Sampling(params.temperature, params.top_p, params.guidance, params.window,
+                     params.context, params.max_voices)  # fmt: skip
+        seed = controls.seed
+        _, chords = StageSampler(self.models["chord"], "chord").generate(layout, s, seed)
+        melody, _ = StageSampler(self.models["melody"], "melody").generate(
+            layout, s, seed + 1, source=([], chords)
+        )
+        melody = monophonic(melody)
+        accomp, _ = StageSampler(self.models["accompaniment"], "accompaniment").generate(
+            layout, s, seed + 2, source=(melody, chords)
+        )
+        if controls.key is None:  # the mode the chords read as, on the drawn tonic
+            piece = replace(piece, key=Key(piece.key.tonic, mode_of(c.chord for c in chords)))
+        score = to_score(piece, layout, chords, melody, accomp)
+        meta = {"chords_per_bar": round(len(chords) / max(1, layout.n_bars), 3)}
+        return finish(score, piece, features, meta)
+
+
+def to_score(piece: PieceSetup, layout, chords, melody, accomp) -> Score:
+    """Model-time stages -> a score on the plan's beats, in the piece's key and tempo map."""
+    shift = denormalizing_shift(piece.key)
+    slots = piece.slots
+    lead_in = slots[0].start / slots[0].seconds_per_beat  # beats of rest before the music
+    end = layout.total_beats
+
+    def real(t: float) -> float:
+        return lead_in + min(layout.real_beat(t), end)
+
+    def notes(ns: list[Note], low: int, high: int) -> list[Note]:
+        out = []
+        for n in ns:
+            a, b = real(n.start), real(n.end)
+            p = n.pitch + shift
+            while p < low:
+                p += 12
+            while p > high:
+                p -= 12
+            if b > a:
+                out.append(Note(a, b, p, n.velocity))
+        return out
+
+    lead, bed = VOICES.get(piece.preset, VOICES["piano"])
+    tracks = [
+        Track("melody", notes(melody, 55, 96), lead),
+        Track("accompaniment", notes(accomp, 28, 88), bed),
+    ]
+    tempos: list[tuple[float, float]] = []
+    beat = lead_in
+    for slot in slots:
+        bpm = 60.0 / slot.seconds_per_beat
+        if not tempos:
+            tempos.append((0.0, bpm))
+        elif abs(tempos[-1][1] - bpm) > 1e-6:
+            tempos.append((beat, bpm))
+        beat += slot.beats
+    spans = [
+        ChordSpan(real(c.start), real(c.end), c.chord.transpose(shift))
+        for c in chords
+        if real(c.end) > real(c.start)
+    ]
+    return Score(tracks, tempos, (4, 4), spans)

@@ -1,0 +1,217 @@
+"""V-MusProd: pieces and windows from real MIDI, the bar-level mask, and a tiny trained Melody
+Transformer that follows the chords it is given."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidscore.music.chords import Chord, ChordSpan
+from vidscore.music.tokens import decode
+from vidscore.systems.vmusprod.data import pop909_piece, symmv_piece
+from vidscore.systems.vmusprod.model import PartTransformer, VMPConfig, bar_mask
+from vidscore.systems.vmusprod.windows import batch_of, crop_notes, make_window
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+POP909 = SHARED / "POP909"
+SYMMV = SHARED / "SymMV-train"
+
+
+def _calibrated(*pieces):
+    """Pieces with their curves ranked among themselves (as load_pieces ranks a corpus)."""
+    from vidscore.curves.contract import Calibration
+
+    cal = Calibration.fit(np.concatenate([p.raw for p in pieces]))
+    for p in pieces:
+        p.cond = cal.apply(p.raw)
+    return pieces
+
+
+def test_pop909_piece_is_key_normalised_quantised_and_split():
+    piece = pop909_piece(str(POP909 / "001"))
+    assert piece is not None and piece.n_beats % 4 == 0 and piece.mode in ("major", "minor")
+    for n in piece.melody + piece.accompaniment:
+        assert (n.start * 4) == int(n.start * 4) and n.end > n.start
+    # C major / A minor after normalisation: the notes' key-profile winner is C or A
+    from vidscore.music.key import detect_key
+
+    key = detect_key(piece.melody + piece.accompaniment)
+    assert (key.tonic, key.mode) in {(0, "major"), (9, "minor"), (9, "major"), (0, "minor")}
+    assert piece.raw.shape == (piece.n_beats, 6)
+    assert min(n.pitch for n in piece.melody) > max(36, min(n.pitch for n in piece.accompaniment))
+
+
+def test_symmv_piece_tracks_beats_and_splits_by_skyline():
+    piece = symmv_piece(str(SYMMV), "00001", "C major")
+    assert piece is not None and 60 <= piece.tempo <= 200
+    # the skyline keeps the top line: at every onset the melody note is the highest
+    tops: dict[float, int] = {}
+    for n in piece.melody + piece.accompaniment:
+        tops[n.start] = max(tops.get(n.start, 0), n.pitch)
+    assert all(n.pitch == tops[n.start] for n in piece.melody)
+    on_grid = np.mean([abs(n.start * 4 - round(n.start * 4)) < 1e-9 for n in piece.melody])
+    assert on_grid == 1.0
+
+
+def test_a_window_decodes_back_to_the_music_it_cut():
+    (piece,) = _calibrated(pop909_piece(str(POP909 / "003")))
+    w = make_window(piece, "melody", 4, 8)
+    from vidscore.music.tokens import CPSequence
+
+    notes, _ = decode(CPSequence(w.target, np.zeros((len(w.target), 3), dtype=np.int64)))
+    # decode reads bars from the bar tokens; the cropped melody comes back note for note
+    want = crop_notes(piece.melody, 16, 48)
+    assert [(n.start, n.pitch) for n in notes] == [(n.start, n.pitch) for n in want]
+    # the decoder input is the target shifted by one behind a BOS
+    assert (w.tokens[1:] == w.target[:-1]).all() and (w.tokens[0] == 0).all()
+    # timing rows carry the window's curves and a rising progress
+    assert w.timing[:, 6].min() == 1.0 and np.all(np.diff(w.timing[:, 7]) >= 0)
+    null = make_window(piece, "melody", 4, 8, null=True)
+    assert not null.timing[:, :7].any()
+
+
+def test_bar_mask_hides_bars_two_away():
+    q = torch.tensor([[0, 1, 2, 3]])
+    k = torch.tensor([[0, 0, 1, 2, 3, 4]])
+    m = bar_mask(q, k)
+    assert m.shape == (1, 4, 6)
+    assert m[0, 0].tolist() == [False, False, False, True, True, True]
+    assert m[0, 3].tolist() == [True, True, True, False, False, False]
+
+
+def test_a_decoder_token_cannot_see_a_source_bar_two_away():
+    torch.manual_seed(0)
+    model = PartTransformer(VMPConfig(stage="melody", d_model=32, n_heads=4, enc_layers=1,
+                                      dec_layers=1, d_ff=64)).eval()  # fmt: skip
+    (piece,) = _calibrated(pop909_piece(str(POP909 / "001")))
+    w = make_window(piece, "melody", 8, 8)
+    batch = batch_of([w], 512)
+    # the mask sits on the cross-attention: change the encoded source of bar 5 only
+    memory = model.encode(batch)
+    h = model.hidden(batch, memory)
+    moved = memory.clone()
+    moved[0, batch["src_indices"][0, :, 0] == 5] += 1.0
+    h2 = model.hidden(batch, moved)
+    bars = batch["indices"][0, :, 0]
+    diff = (h2 - h).abs().amax(dim=-1)[0]
+    assert diff[(bars - 5).abs() >= 2].max() < 1e-5  # bars 0-3, 7: blind to bar 5
+    assert diff[(bars - 5).abs() <= 1].max() > 1e-3  # bars 4-6 see it
+
+
+@pytest.fixture(scope="module")
+def tiny_melody():
+    """A tiny Melody Transformer trained for a few hundred steps on 24 POP909 songs."""
+    from vidscore.modules.trainer import TrainConfig, Trainer
+    from vidscore.systems.vmusprod.model import cp_loss
+    from vidscore.systems.vmusprod.windows import random_window
+
+    songs = [p for i in range(1, 30) if (p := pop909_piece(str(POP909 / f"{i:03d}")))]
+    pieces = _calibrated(*songs[:24])
+    cfg = VMPConfig(stage="melody", d_model=64, n_heads=4, enc_layers=1, dec_layers=2, d_ff=128)
+    torch.manual_seed(0)
+    model = PartTransformer(cfg)
+    trainer = Trainer(TrainConfig(epochs=24, batch_size=8, lr=3e-3, seed=0, device="cpu"))
+
+    def collate(items, rng: random.Random):
+        return batch_of([random_window(p, "melody", 4, rng, 0.2) for p in items], 400)
+
+    return trainer.fit(model, pieces * 8, collate, lambda m, b: cp_loss(m(b), b["target"]),
+                       name="tiny-melody")  # fmt: skip
+
+
+def _in_chord(model, seed: int) -> list[bool]:
+    """Whether each sampled melody note's pitch class belongs to its bar's chord."""
+    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+
+    progression = [Chord(0, "maj"), Chord(9, "min"), Chord(5, "maj"), Chord(7, "maj")] * 2
+    chords = [ChordSpan(4.0 * i, 4.0 * i + 4, c) for i, c in enumerate(progression)]
+    layout = BarLayout([4] * 8, [False] * 8, None, 100.0)
+    notes, _ = StageSampler(model, "melody").generate(
+        layout, Sampling(temperature=1.0, top_p=0.9), seed, source=([], chords)
+    )
+    return [n.pitch % 12 in progression[int(n.start // 4)].pitch_classes for n in notes]
+
+
+def test_a_tiny_trained_melody_model_follows_its_chords(tiny_melody):
+    torch.manual_seed(1)
+    untrained = PartTransformer(tiny_melody.cfg).eval()
+    hits = [h for s in range(3) for h in _in_chord(tiny_melody, s)]
+    assert len(hits) >= 24  # it writes a melody, not silence
+    trained = np.mean(hits)
+    blind = np.mean([h for s in range(3) for h in _in_chord(untrained, s)])
+    # a triad holds 3 of the 12 pitch classes: chance is 0.25
+    print(f"in-chord share: trained {trained:.3f}, untrained {blind:.3f}")
+    assert trained > 0.45 and trained > blind + 0.15, (trained, blind)
+
+
+def test_the_melody_grammar_writes_one_note_per_onset(tiny_melody):
+    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+
+    layout = BarLayout([4, 4, 2, 4], [False, False, False, True], None, 120.0)
+    chords = [ChordSpan(0, 16, Chord(0, "maj"))]
+    notes, _ = StageSampler(tiny_melody, "melody").generate(
+        layout, Sampling(), 0, source=([], chords)
+    )
+    onsets = [n.start for n in notes]
+    assert len(onsets) == len(set(onsets))
+    # the short third bar (2 beats, model beats 8-12) gets nothing past its end
+    assert not [t for t in onsets if 10 <= t < 12]
+
+
+@pytest.mark.parametrize("name", ["bigbuckbunny", "bikes", "carphone_pristine"])
+def test_compose_each_clip_with_a_melody_over_an_accompaniment(tmp_path, name):
+    from tests.conftest import CLIPS, run_cli
+    from vidscore.music.midi import read_midi
+    from vidscore.video.io import probe
+
+    clip = CLIPS[name]
+    out, midi, cues = tmp_path / "o.mp4", tmp_path / "m.mid", tmp_path / "c.json"
+    r = run_cli("compose", clip, "-o", out, "--system", "vmusprod", "--midi", midi,
+                "--cues", cues)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    info = probe(clip)
+    assert abs(probe(out).duration - info.duration) <= 1 / info.fps + 1e-6
+    score = read_midi(midi)
+    tracks = {t.name: t.notes for t in score.tracks}
+    assert set(tracks) == {"melody", "accompaniment"}
+    melody = sorted(tracks["melody"])
+    # monophonic: each melody note ends before the next starts
+    assert all(a.end <= b.start + 1e-6 for a, b in itertools.pairwise(melody))
+    # every bar of the clip has a melody note and an accompaniment note starting in it
+    downbeats = json.loads(cues.read_text())["downbeats"]
+    edges = [*downbeats, info.duration]
+    for part in ("melody", "accompaniment"):
+        onsets = np.asarray(score.seconds(np.array([n.start for n in tracks[part]])))
+        for lo, hi in itertools.pairwise(edges):
+            assert ((onsets >= lo - 1e-6) & (onsets < hi - 1e-6)).any(), (part, lo, hi)
+
+def test_the_shipped_chord_transformer_follows_the_valence_curve():
+    """Through the model: the same bars asked for high or low valence give major or minor
+    chords, and with the curves shuffled between the halves the chords follow them there."""
+    from vidscore.curves.contract import CURVES
+    from vidscore.music.key import MINOR_FAMILY
+    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+    from vidscore.systems.vmusprod.system import VMusProdSystem
+
+    chord_model = VMusProdSystem.load().models["chord"]
+    bars = 8
+    cond = np.full((bars * 4, len(CURVES)), 0.5, dtype=np.float32)
+    cond[:, CURVES.index("boundary")] = 0.0
+    bright, dark = cond.copy(), cond.copy()
+    bright[:, CURVES.index("valence")] = 0.95
+    dark[:, CURVES.index("valence")] = 0.05
+
+    def minor_share(c: np.ndarray) -> float:
+        layout = BarLayout([4] * bars, [False] * bars, c, 110.0)
+        spans = []
+        for seed in range(3):
+            spans += StageSampler(chord_model, "chord").generate(layout, Sampling(), seed)[1]
+        return float(np.mean([s.chord.quality in MINOR_FAMILY for s in spans]))
+
+    assert minor_share(bright) < 0.3 < 0.7 < minor_share(dark)
