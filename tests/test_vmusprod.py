@@ -191,6 +191,7 @@ def test_compose_each_clip_with_a_melody_over_an_accompaniment(tmp_path, name):
         for lo, hi in itertools.pairwise(edges):
             assert ((onsets >= lo - 1e-6) & (onsets < hi - 1e-6)).any(), (part, lo, hi)
 
+
 def test_the_shipped_chord_transformer_follows_the_valence_curve():
     """Through the model: the same bars asked for high or low valence give major or minor
     chords, and with the curves shuffled between the halves the chords follow them there."""
