@@ -10,8 +10,9 @@ its curves steer it.
 2. Melody and accompaniment: the melody's most simultaneous notes (1 = monophonic), notes per
    bar and pitch range; the share of accompaniment notes in the sounding chord and in the key.
 3. Steering: Spearman r, per two-beat step, between the asked activity / intensity curves and
-   the same curves measured back from the music (median over pieces), fed the real curves and
-   the curves shuffled in time (bars moved whole).
+   the same curves measured back from the music (median over pieces), fed the real curves, the
+   curves shuffled in time (bars moved whole) and, on SymMV, the real curves with classifier-free
+   guidance; also on the POP909 test songs benchmarks/steering.py scores the other systems on.
 4. Clips: every clip in ../shared/videos and two montages of them, composed with
    ``--system vmusprod``: the same metrics.
 
@@ -37,6 +38,7 @@ SYMMV = SHARED.parent / "data" / "SymMV-train"
 POP909 = SHARED.parent / "data" / "POP909"
 COLUMNS = ("SC", "PE", "PCE", "EBR", "GS", "IOI")
 C_MAJOR = {0, 2, 4, 5, 7, 9, 11}  # C major = A natural minor: the normalised key's scale
+GUIDANCE = 2.0  # the classifier-free guidance scale scored beside plain conditioning
 
 
 def in_beats(tracks) -> object:
@@ -53,8 +55,9 @@ def metrics(score) -> dict:
     return {k: float(m[k]) for k in COLUMNS}
 
 
-def part_stats(melody, accomp, chords) -> dict:
-    """Melody polyphony, notes per bar, range; accompaniment in chord and in key."""
+def part_stats(melody, accomp, chords, scale=C_MAJOR) -> dict:
+    """Melody polyphony, notes per bar, range; accompaniment in chord and in the key's
+    ``scale`` (pitch classes)."""
     events = sorted([(n.start, 1) for n in melody] + [(n.end, -1) for n in melody])
     most, now = 0, 0
     for _, d in events:
@@ -78,7 +81,7 @@ def part_stats(melody, accomp, chords) -> dict:
         "melody_notes_per_bar": len(melody) / (end / 4),
         "melody_range": (max(pitches) - min(pitches)) if pitches else 0,
         "accomp_in_chord": float(np.mean(in_chord)) if in_chord else float("nan"),
-        "accomp_in_key": float(np.mean([n.pitch % 12 in C_MAJOR for n in accomp]))
+        "accomp_in_key": float(np.mean([n.pitch % 12 in scale for n in accomp]))
         if accomp
         else float("nan"),
     }
@@ -96,11 +99,11 @@ def steps(raw: np.ndarray) -> np.ndarray:
     return raw[: 2 * n].reshape(n, 2, -1).mean(axis=1)
 
 
-def generate(system, piece, bars: int, seed: int, cond: np.ndarray | None):
+def generate(system, piece, bars: int, seed: int, cond: np.ndarray | None, guidance: float = 1.0):
     from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler, monophonic
 
     layout = BarLayout([4] * bars, [False] * bars, cond, piece.tempo)
-    s = Sampling()
+    s = Sampling(guidance=guidance)
     m = system.models
     _, chords = StageSampler(m["chord"], "chord").generate(layout, s, seed)
     melody, _ = StageSampler(m["melody"], "melody").generate(
@@ -114,8 +117,9 @@ def generate(system, piece, bars: int, seed: int, cond: np.ndarray | None):
 
 
 def corpus_table(
-    system, pieces: int, bars: int, data: Path | None = None, split: str = "val"
-) -> dict:
+    system, pieces: int, bars: int, data: Path | None = None, split: str = "val",
+    guided: bool = False,
+) -> dict:  # fmt: skip
     from vidscore.curves.contract import CURVES
     from vidscore.curves.music import raw_curves
     from vidscore.music.score import Track
@@ -134,8 +138,11 @@ def corpus_table(
         rows["real"].append(metrics(in_beats([Track("melody", mel), Track("accomp", acc)])))
         stats["real"].append(part_stats(mel, acc, crop_chords(p.chords, 0, hi)))
         asked = p.cond[:hi]
-        for label, fed in (("real", p), ("shuffled", shuffled_piece(p, k))):
-            chords, melody, accomp = generate(system, p, bars, k, fed.cond[:hi])
+        fed_with = [("real", p, 1.0), ("shuffled", shuffled_piece(p, k), 1.0)]
+        if guided:
+            fed_with.append((f"guidance {GUIDANCE}", p, GUIDANCE))
+        for label, fed, g in fed_with:
+            chords, melody, accomp = generate(system, p, bars, k, fed.cond[:hi], g)
             score = in_beats([Track("melody", melody), Track("accomp", accomp)])
             if label == "real":
                 rows["generated"].append(metrics(score))
@@ -162,6 +169,8 @@ def corpus_table(
 
 def clip_table(system) -> dict:
     from vidscore.features.analyze import AnalysisConfig, analyze
+    from vidscore.metrics.symbolic import MAJOR, MINOR
+    from vidscore.music.key import Key
     from vidscore.music.score import Track
     from vidscore.types import Controls
     from vidscore.video.montage import build_montage
@@ -183,7 +192,12 @@ def clip_table(system) -> dict:
             tracks = {t.name: t.notes for t in st.score.tracks}
             score = in_beats([Track(n, v) for n, v in tracks.items()])
             row = metrics(score)
-            row.update(part_stats(tracks["melody"], tracks["accompaniment"], st.score.chords))
+            key = Key.parse(st.key)
+            steps_ = MAJOR if key.mode == "major" else MINOR
+            scale = {(key.tonic + i) % 12 for i in steps_}
+            row.update(
+                part_stats(tracks["melody"], tracks["accompaniment"], st.score.chords, scale)
+            )
             row["seconds"] = round(f.duration, 1)
             out[clip.name] = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
             print(clip.name, out[clip.name], flush=True)
@@ -210,9 +224,12 @@ def markdown(doc: dict) -> str:
         "",
         "Steering (median Spearman r per two-beat step, asked vs measured back):",
         "",
-        "| curve | real curves | shuffled curves |",
-        "|---|---|---|",
-        *[f"| {n} | {a[f'{n}/real']} | {a[f'{n}/shuffled']} |" for n in ("activity", "intensity")],
+        f"| curve | real curves | shuffled curves | real, guidance {GUIDANCE} |",
+        "|---|---|---|---|",
+        *[
+            f"| {n} | {a[f'{n}/real']} | {a[f'{n}/shuffled']} | {a[f'{n}/guidance {GUIDANCE}']} |"
+            for n in ("activity", "intensity")
+        ],
         "",
         "The same on the first POP909 test songs (benchmarks/steering.py's held-out songs):",
         "",
@@ -250,7 +267,7 @@ def main() -> None:
     t0 = time.perf_counter()
     system = VMusProdSystem.load(args.weights)
     doc = {
-        "corpus": corpus_table(system, args.pieces, args.bars),
+        "corpus": corpus_table(system, args.pieces, args.bars, guided=True),
         # the held-out POP909 songs benchmarks/steering.py scores Video2Music and the baseline on
         "pop909": corpus_table(system, args.pieces, args.bars, POP909, "test"),
         "clips": clip_table(system),

@@ -16,7 +16,7 @@ before the end of the last, with those bars given as the prompt (the sliding-win
 * accompaniment: up to ``max_voices`` distinct pitches per position;
 * melody and accompaniment: no bar left empty. POP909 songs open with instrumental intros, so
   the models learnt that a piece's first bars often have no melody; a clip of a few seconds is
-  all "first bars", and without this rule 1 in 3 short clips came out without a melody.
+  all "first bars", and without this rule some short clips came out without any melody.
 
 Temperature and nucleus sampling as the paper (its reference [19]); classifier-free guidance
 against the null condition (``guidance`` > 1) since the stages trained with 20% of it.
@@ -35,7 +35,7 @@ from vidscore.music.score import Note
 from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM, STEPS_PER_BEAT, bin_velocity
 from vidscore.music.tokens import tempo_class as tempo_class_of
 from vidscore.systems.vmusprod.model import STREAM, TIMING, ChordTransformer, PartTransformer
-from vidscore.systems.vmusprod.windows import WIDTH, _pad, crop_chords, crop_notes, tokens_of
+from vidscore.systems.vmusprod.windows import WIDTH, crop_chords, crop_notes, padded, tokens_of
 
 BAR = 4 * STEPS_PER_BEAT  # 16ths per model bar
 
@@ -206,8 +206,8 @@ class StageSampler:
             return extra, None
         st, si = src
         extra = {
-            "src_tokens": _pad([st], len(st)),
-            "src_indices": _pad([si], len(si)),
+            "src_tokens": padded([st], len(st)),
+            "src_indices": padded([si], len(si)),
             "src_pad": torch.zeros(1, len(st), dtype=torch.bool),
         }
         return extra, self.model.encode(extra)

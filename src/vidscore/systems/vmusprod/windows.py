@@ -129,7 +129,8 @@ def random_window(piece: Piece, stage: str, bars: int, rng: random.Random, drop:
     return make_window(piece, stage, first, min(bars, piece.n_bars), null=rng.random() < drop)
 
 
-def _pad(arrays: list[np.ndarray], length: int, fill: int = 0) -> torch.Tensor:
+def padded(arrays: list[np.ndarray], length: int, fill: int = 0) -> torch.Tensor:
+    """``arrays`` stacked into one tensor, each cut or padded with ``fill`` to ``length``."""
     shape = (len(arrays), length, *arrays[0].shape[1:])
     out = np.full(shape, fill, dtype=arrays[0].dtype)
     for i, a in enumerate(arrays):
@@ -142,20 +143,20 @@ def batch_of(windows: list[Window], max_len: int) -> dict:
     length = min(max_len, max(len(w.tokens) for w in windows))
     lengths = torch.tensor([min(len(w.tokens), length) for w in windows])
     batch = {
-        "tokens": _pad([w.tokens for w in windows], length),
-        "indices": _pad([w.indices for w in windows], length),
-        "timing": _pad([w.timing for w in windows], length),
-        "target": _pad([w.target for w in windows], length),
+        "tokens": padded([w.tokens for w in windows], length),
+        "indices": padded([w.indices for w in windows], length),
+        "timing": padded([w.timing for w in windows], length),
+        "target": padded([w.target for w in windows], length),
         "pad": torch.arange(length)[None, :] >= lengths[:, None],
     }
     beats = max(len(w.curves) for w in windows)
     blen = torch.tensor([len(w.curves) for w in windows])
-    batch["streams"] = {"curves": _pad([w.curves for w in windows], beats)}
+    batch["streams"] = {"curves": padded([w.curves for w in windows], beats)}
     batch["stream_masks"] = {"curves": torch.arange(beats)[None, :] >= blen[:, None]}
     if windows[0].src_tokens is not None:
         slen = min(max_len, max(len(w.src_tokens) for w in windows))
         s_lengths = torch.tensor([min(len(w.src_tokens), slen) for w in windows])
-        batch["src_tokens"] = _pad([w.src_tokens for w in windows], slen)
-        batch["src_indices"] = _pad([w.src_indices for w in windows], slen)
+        batch["src_tokens"] = padded([w.src_tokens for w in windows], slen)
+        batch["src_indices"] = padded([w.src_indices for w in windows], slen)
         batch["src_pad"] = torch.arange(slen)[None, :] >= s_lengths[:, None]
     return batch
