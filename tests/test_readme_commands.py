@@ -84,6 +84,12 @@ def runs(w: dict) -> list[list[str]]:
         ["compose", clip, "-o", str(d / "b.mp4"), "--system", "video2music",
          "--weights", weights, "--param", "temperature=0.8"],
         ["compose", clip, "-o", str(d / "c.mp4"), "--system", "baseline"],
+        *[["train", "vmusprod", "--data", str(SHARED / "data" / "SymMV-train"), "--data",
+           str(SHARED / "data" / "POP909"), "--out", str(d / "vmp"), "--stage", stage,
+           "--epochs", "1", "--limit", "8", "--cache", str(d / "cache"), "--device", "cpu"]
+          for stage in ("chord", "melody", "accompaniment")],
+        ["compose", clip, "-o", str(d / "v.mp4"), "--system", "vmusprod",
+         "--weights", str(d / "vmp"), "--midi", str(d / "v.mid")],
         ["analyze", clip, "-o", str(d / "f.json"), "--plot", str(d / "f.png"),
          "--npz", str(d / "f.npz")],
         ["analyze", videos, "--out-dir", str(d / "feats"), "--formats", "json,png"],
@@ -128,4 +134,7 @@ def test_the_documented_commands_run(workdir):
         doc = json.loads((d / r).read_text())
         assert doc["shuffled_video"] and doc["swapped_video"]
     assert (d / "feats").is_dir() and len(list((d / "feats").glob("*.json"))) == 2
+    manifest = json.loads((d / "vmp" / "manifest.json").read_text())
+    assert set(manifest["stages"]) == {"chord", "melody", "accompaniment"}
+    assert (d / "v.mid").stat().st_size > 100
     assert (d / "ann").is_dir() and any((d / "ann").iterdir())
