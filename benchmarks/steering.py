@@ -14,7 +14,8 @@ reading the same control curves:
    emotion probability is >= 0.8; END and PAD predictions count as misses); and Hits@1 with
    classifier-free guidance at 1.5 and 2 against the null condition.
 3. **Forced emotions** on bikes.mp4 with the affective boost off: emotion correspondence of the
-   sampled chords for sad, exciting and relaxing (five seeds), beside the model blind to the
+   sampled chords for sad, exciting and relaxing (five seeds; Video2Music, V-MusProd and the
+   baseline), beside the AMT blind to the
    emotion: fed no controls (the null condition), and fed the clip's own curves unforced.
 4. **Clips**: on every clip of ../shared/videos and two montages of them, per-second Spearman r
    between the video's motion and the music's onset density, and between its arousal and the
@@ -251,19 +252,25 @@ def forced_emotions(features, models) -> dict:
     from vidscore.systems.common.plan import setup
     from vidscore.systems.video2music.inputs import clip_rows
     from vidscore.systems.video2music.system import AMTParams, Video2MusicSystem
+    from vidscore.systems.vmusprod.system import VMusProdSystem
     from vidscore.types import Controls
 
     amt = models[0]
     v2m = Video2MusicSystem(*models)
-    out: dict = {"video2music": {}, "baseline": {}, "null_condition": {}, "not_forced": {}}
+    out: dict = {"video2music": {}, "vmusprod": {}, "baseline": {}, "null_condition": {},
+                 "not_forced": {}}  # fmt: skip
     seeds = range(5)
+    systems = (("video2music", v2m), ("vmusprod", VMusProdSystem.load()),
+               ("baseline", BaselineSystem()))  # fmt: skip
     for emotion in FORCED:
-        for name, system in (("video2music", v2m), ("baseline", BaselineSystem())):
+        for name, system in systems:
             vals = []
             for seed in seeds:
                 params = AMTParams(affect_strength=0.0) if name == "video2music" else None
                 st = system.compose(features, Controls(emotion=emotion, seed=seed), params)
-                chords = slot_chords(st)
+                # the arranged systems' last chord is the forced tonic; V-MusProd has none
+                chords = slot_chords(st) if name != "vmusprod" else [
+                    s.chord for s in st.score.chords]  # fmt: skip
                 vals.append(emotion_correspondence(chords, [emotion] * len(chords)))
             out[name][emotion] = round(float(np.mean(vals)), 3)
         # emotion-blind: the model fed no controls at all (the null condition), and the model
