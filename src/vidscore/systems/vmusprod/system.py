@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidscore.music.chords import ChordSpan
 from vidscore.music.key import Key, denormalizing_shift, mode_of
@@ -26,6 +27,9 @@ from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, System
 from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, finish, setup
 from vidscore.types import Controls, VideoFeatures
+
+if TYPE_CHECKING:  # torch loads in VMusProdSystem.load, so importing the class stays cheap
+    from vidscore.systems.vmusprod.inference import BarLayout
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "vmusprod"
 FILES = ("chord.safetensors", "melody.safetensors", "accompaniment.safetensors")
@@ -59,7 +63,7 @@ class VMusProdParams:
             raise ValueError(f"max_voices {self.max_voices}: 1 to 12")
 
 
-def bar_layout(piece: PieceSetup, *, null: bool = False):
+def bar_layout(piece: PieceSetup) -> BarLayout:
     """The time plan's bars (downbeat to downbeat) with the clip's curves per beat."""
     from vidscore.systems.vmusprod.inference import BarLayout
 
@@ -70,8 +74,7 @@ def bar_layout(piece: PieceSetup, *, null: bool = False):
             lengths.append(0)
             anchors.append(slot.at_cut)
         lengths[-1] += slot.beats
-    cond = None if null else piece.curves.values
-    return BarLayout(lengths, anchors, cond, piece.plan.tempo_bpm)
+    return BarLayout(lengths, anchors, piece.curves.values, piece.plan.tempo_bpm)
 
 
 class VMusProdSystem(System):
@@ -125,7 +128,13 @@ class VMusProdSystem(System):
         return finish(score, piece, features, meta)
 
 
-def to_score(piece: PieceSetup, layout, chords, melody, accomp) -> Score:
+def to_score(
+    piece: PieceSetup,
+    layout: BarLayout,
+    chords: list[ChordSpan],
+    melody: list[Note],
+    accomp: list[Note],
+) -> Score:
     """Model-time stages -> a score on the plan's beats, in the piece's key and tempo map."""
     shift = denormalizing_shift(piece.key)
     slots = piece.slots
