@@ -41,6 +41,25 @@ def build(path: Path, seconds: float) -> list[float]:
     )
 
 
+def montages(tmp: Path) -> list[Path]:
+    """The two montages the quality, steering and V-MusProd tables compose: the clips of
+    ../shared/videos in two orders, 12 and 15 shots, 640x360 and 1280x720."""
+    from vidscore.video.montage import build_montage
+
+    paths = []
+    for i, (segments, size) in enumerate(
+        [
+            ([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
+            ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720)),
+        ]
+    ):
+        path = tmp / f"montage{i + 1}.mp4"
+        build_montage([SHARED / s for s in SOURCES[i:] + SOURCES[:i]], path, segments=segments,
+                      size=size, fps=30)  # fmt: skip
+        paths.append(path)
+    return paths
+
+
 def peak_rss_bytes() -> int:
     """This process's peak RSS. VmHWM belongs to the address space, so unlike ru_maxrss it does
     not inherit the parent's peak across fork + exec."""

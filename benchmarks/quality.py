@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analyze import RESULTS, SHARED, SOURCES
+from analyze import RESULTS, SHARED, SOURCES, montages
 
 POP909 = SHARED.parent / "data" / "POP909"
 
@@ -32,29 +32,13 @@ def main() -> None:
     from vidscore import evaluation as ev
     from vidscore.metrics.report import markdown, summarize
     from vidscore.systems.base import registered
-    from vidscore.video.montage import build_montage
 
     systems = [s for s in args.systems.split(",") if s] or registered()
     results = {}
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        clips = [SHARED / s for s in SOURCES]
-        for i, (segments, size) in enumerate(
-            [
-                ([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
-                ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720)),
-            ]
-        ):
-            path = Path(tmp) / f"montage{i + 1}.mp4"
-            build_montage(
-                [SHARED / s for s in SOURCES[i:] + SOURCES[:i]],
-                path,
-                segments=segments,
-                size=size,
-                fps=30,
-            )
-            clips.append(path)
+        clips = [SHARED / s for s in SOURCES] + montages(Path(tmp))
         for system in systems:
             results[system] = ev.evaluate_system(
                 system,

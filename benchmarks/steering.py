@@ -42,7 +42,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analyze import RESULTS, SHARED, SOURCES
+from analyze import RESULTS, SHARED, SOURCES, montages
 
 POP909 = SHARED.parent / "data" / "POP909"
 FORCED = ("sad", "exciting", "relaxing")
@@ -353,23 +353,6 @@ def clip_table(clips: list[Path], models) -> dict:
             out[name][clip.name] = row
             print(name, clip.name, row, flush=True)
     return out, features_of
-
-
-def montages(tmp: Path) -> list[Path]:
-    from vidscore.video.montage import build_montage
-
-    paths = []
-    for i, (segments, size) in enumerate(
-        [
-            ([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
-            ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720)),
-        ]
-    ):
-        path = tmp / f"montage{i + 1}.mp4"
-        build_montage([SHARED / s for s in SOURCES[i:] + SOURCES[:i]], path, segments=segments,
-                      size=size, fps=30)  # fmt: skip
-        paths.append(path)
-    return paths
 
 
 def clip_lines(clips_of: dict, suffix: str, *, seconds: bool) -> list[str]:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analyze import RESULTS, SHARED, SOURCES
+from analyze import RESULTS, SHARED, SOURCES, montages
 
 SYMMV = SHARED.parent / "data" / "SymMV-train"
 POP909 = SHARED.parent / "data" / "POP909"
@@ -173,19 +173,10 @@ def clip_table(system) -> dict:
     from vidscore.music.key import Key
     from vidscore.music.score import Track
     from vidscore.types import Controls
-    from vidscore.video.montage import build_montage
 
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        clips = [SHARED / s for s in SOURCES]
-        for i, (segments, size) in enumerate(
-            [([2.4, 3.1, 4.0, 2.2, 3.6, 2.8] * 2, (640, 360)),
-             ([5.0, 2.5, 3.3, 4.1, 2.9] * 3, (1280, 720))]
-        ):  # fmt: skip
-            path = Path(tmp) / f"montage{i + 1}.mp4"
-            build_montage([SHARED / s for s in SOURCES[i:] + SOURCES[:i]], path,
-                          segments=segments, size=size, fps=30)  # fmt: skip
-            clips.append(path)
+        clips = [SHARED / s for s in SOURCES] + montages(Path(tmp))
         for clip in clips:
             f = analyze(clip, AnalysisConfig(series=tuple(sorted(system.needs.series))))
             st = system.compose(f, Controls(), None)
