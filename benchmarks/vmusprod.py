@@ -100,20 +100,10 @@ def steps(raw: np.ndarray) -> np.ndarray:
 
 
 def generate(system, piece, bars: int, seed: int, cond: np.ndarray | None, guidance: float = 1.0):
-    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler, monophonic
+    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, write_parts
 
     layout = BarLayout([4] * bars, [False] * bars, cond, piece.tempo)
-    s = Sampling(guidance=guidance)
-    m = system.models
-    _, chords = StageSampler(m["chord"], "chord").generate(layout, s, seed)
-    melody, _ = StageSampler(m["melody"], "melody").generate(
-        layout, s, seed + 1, source=([], chords)
-    )
-    melody = monophonic(melody)
-    accomp, _ = StageSampler(m["accompaniment"], "accompaniment").generate(
-        layout, s, seed + 2, source=(melody, chords)
-    )
-    return chords, melody, accomp
+    return write_parts(system.models, layout, Sampling(guidance=guidance), seed)
 
 
 def corpus_table(

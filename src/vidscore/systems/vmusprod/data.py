@@ -37,6 +37,7 @@ from vidscore.music.chords import NO_CHORD, SYMMV, Chord, ChordSpan
 from vidscore.music.key import Key, normalizing_shift
 from vidscore.music.score import Note, Score, Track
 from vidscore.music.skyline import skyline
+from vidscore.outputs import atomic_path
 
 STEPS = 4  # 16ths per beat
 BEATS_PER_BAR = 4
@@ -321,10 +322,8 @@ def cached_pieces(
     pieces = build_pieces(data, limit=limit, progress=progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as fh:
             pickle.dump(pieces, fh)
-        os.replace(tmp, path)
     return pieces
 
 

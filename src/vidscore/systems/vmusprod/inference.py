@@ -34,8 +34,16 @@ from vidscore.music.chords import NO_CHORD, SYMMV, Chord, ChordSpan
 from vidscore.music.score import Note
 from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM, STEPS_PER_BEAT, bin_velocity
 from vidscore.music.tokens import tempo_class as tempo_class_of
-from vidscore.systems.vmusprod.model import STREAM, TIMING, ChordTransformer, PartTransformer
-from vidscore.systems.vmusprod.windows import WIDTH, crop_chords, crop_notes, padded, tokens_of
+from vidscore.systems.vmusprod.model import ChordTransformer, PartTransformer
+from vidscore.systems.vmusprod.windows import (
+    WIDTH,
+    crop_chords,
+    crop_notes,
+    padded,
+    stream_rows,
+    timing_rows,
+    tokens_of,
+)
 
 BAR = 4 * STEPS_PER_BEAT  # 16ths per model bar
 
@@ -64,6 +72,7 @@ class BarLayout:
             raise ValueError(f"bar lengths {self.lengths}: 1 to 4 beats each, at least one bar")
         #: real beat where each bar starts
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(int)
+        self._lengths = np.asarray(self.lengths)
 
     @property
     def n_bars(self) -> int:
@@ -73,10 +82,13 @@ class BarLayout:
     def total_beats(self) -> int:
         return int(sum(self.lengths))
 
-    def real_beat(self, model_beat: float) -> float:
-        """Model time -> real beats (a time past a short bar's end sits on that end)."""
-        bar = min(int(model_beat // 4), self.n_bars - 1)
-        return float(self.starts[bar] + min(model_beat - 4 * bar, self.lengths[bar]))
+    def real_beat(self, model_beat):
+        """Model time -> real beats (a time past a short bar's end sits on that end); a number
+        or an array of them."""
+        t = np.asarray(model_beat, dtype=np.float64)
+        bar = np.minimum(t // 4, self.n_bars - 1).astype(int)
+        out = self.starts[bar] + np.minimum(t - 4 * bar, self._lengths[bar])
+        return float(out) if out.ndim == 0 else out
 
     def model_cond(self) -> np.ndarray | None:
         """The curves per model beat (a short bar's missing beats repeat its last one)."""
@@ -172,13 +184,7 @@ class StageSampler:
         tokens = np.array(toks, dtype=np.int64).reshape(-1, WIDTH)
         indices = np.array(idx, dtype=np.int64).reshape(-1, 3)
         beats = first_bar * 4 + indices[:, 0] * 4 + indices[:, 1]
-        timing = np.zeros((len(tokens), TIMING), dtype=np.float32)
-        k = len(CURVES)
-        if cond is not None:
-            timing[:, :k] = cond[np.clip(beats, 0, len(cond) - 1)]
-            timing[:, k] = 1.0
-        real = np.array([layout.real_beat(b) for b in beats])
-        timing[:, k + 1] = real / max(1, layout.total_beats)
+        timing = timing_rows(beats, cond, layout.real_beat(beats) / max(1, layout.total_beats))
         return {
             "tokens": torch.from_numpy(tokens)[None],
             "indices": torch.from_numpy(indices)[None],
@@ -195,10 +201,8 @@ class StageSampler:
     def _context(self, first: int, bars: int, cond, src) -> tuple[dict, torch.Tensor | None]:
         """The window's controller streams (chord) or encoded source tokens (parts)."""
         if self.stage == "chord":
-            curves = np.zeros((bars * 4, STREAM), dtype=np.float32)
-            if cond is not None:
-                curves[:, : len(CURVES)] = cond[first * 4 : (first + bars) * 4]
-                curves[:, len(CURVES)] = 1.0
+            window = None if cond is None else cond[first * 4 : (first + bars) * 4]
+            curves = stream_rows(window, bars * 4)
             extra = {
                 "streams": {"curves": torch.from_numpy(curves)[None]},
                 "stream_masks": {"curves": torch.zeros(1, bars * 4, dtype=torch.bool)},
@@ -343,6 +347,22 @@ def _spans(chords: list[tuple[float, Chord]], end: float) -> list[ChordSpan]:
         if nxt > t:
             out.append(ChordSpan(t, nxt, c))
     return out
+
+
+def write_parts(
+    models: dict, layout: BarLayout, s: Sampling, seed: int
+) -> tuple[list[ChordSpan], list[Note], list[Note]]:
+    """V-MusProd's chain in model beats: chords, a melody over them (made monophonic), an
+    accompaniment over both; each stage seeded apart."""
+    _, chords = StageSampler(models["chord"], "chord").generate(layout, s, seed)
+    melody, _ = StageSampler(models["melody"], "melody").generate(
+        layout, s, seed + 1, source=([], chords)
+    )
+    melody = monophonic(melody)
+    accomp, _ = StageSampler(models["accompaniment"], "accompaniment").generate(
+        layout, s, seed + 2, source=(melody, chords)
+    )
+    return chords, melody, accomp
 
 
 def monophonic(notes: list[Note]) -> list[Note]:

@@ -105,22 +105,14 @@ class VMusProdSystem(System):
     def compose(
         self, features: VideoFeatures, controls: Controls, params: VMusProdParams | None = None
     ) -> Soundtrack:
-        from vidscore.systems.vmusprod.inference import Sampling, StageSampler, monophonic
+        from vidscore.systems.vmusprod.inference import Sampling, write_parts
 
         params = params or VMusProdParams()
         piece = setup(features, controls)
         layout = bar_layout(piece)
         s = Sampling(params.temperature, params.top_p, params.guidance, params.window,
                      params.context, params.max_voices)  # fmt: skip
-        seed = controls.seed
-        _, chords = StageSampler(self.models["chord"], "chord").generate(layout, s, seed)
-        melody, _ = StageSampler(self.models["melody"], "melody").generate(
-            layout, s, seed + 1, source=([], chords)
-        )
-        melody = monophonic(melody)
-        accomp, _ = StageSampler(self.models["accompaniment"], "accompaniment").generate(
-            layout, s, seed + 2, source=(melody, chords)
-        )
+        chords, melody, accomp = write_parts(self.models, layout, s, controls.seed)
         if controls.key is None:  # the mode the chords read as, on the drawn tonic
             piece = replace(piece, key=Key(piece.key.tonic, mode_of(c.chord for c in chords)))
         score = to_score(piece, layout, chords, melody, accomp)

@@ -19,7 +19,7 @@ import json
 import os
 import random
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +78,7 @@ def shuffled_piece(piece: Piece, seed: int) -> Piece:
     """The piece with its ranked curves permuted in time (bars moved whole)."""
     rng = np.random.default_rng(seed)
     bars = piece.cond[: piece.n_beats].reshape(piece.n_bars, 4, -1)
-    out = Piece(**{**piece.__dict__})
-    out.cond = bars[rng.permutation(piece.n_bars)].reshape(piece.n_beats, -1)
-    return out
+    return replace(piece, cond=bars[rng.permutation(piece.n_bars)].reshape(piece.n_beats, -1))
 
 
 def eval_windows(pieces: list[Piece], stage: str, bars: int, per_piece: int, condition: str):

@@ -75,18 +75,26 @@ def tokens_of(
     return toks, idx
 
 
-def timing_rows(
-    indices: np.ndarray, cond: np.ndarray | None, first_beat: int, total_beats: int
-) -> np.ndarray:
-    """Per token: the curves of its beat, present (1) or null (all 0), and its progress."""
-    beats = first_beat + indices[:, 0] * BEATS_PER_BAR + indices[:, 1]
-    n = len(indices)
+def timing_rows(beats: np.ndarray, cond: np.ndarray | None, progress: np.ndarray) -> np.ndarray:
+    """Per token: the curves of its beat (``beats`` index ``cond``), present (1) or null (all
+    0), and its ``progress`` through the piece."""
     k = len(CURVES)
-    out = np.zeros((n, TIMING), dtype=np.float32)
+    out = np.zeros((len(beats), TIMING), dtype=np.float32)
     if cond is not None:
         out[:, :k] = cond[np.clip(beats, 0, len(cond) - 1)]
         out[:, k] = 1.0
-    out[:, k + 1] = beats / max(1, total_beats)
+    out[:, k + 1] = progress
+    return out
+
+
+def stream_rows(cond: np.ndarray | None, beats: int) -> np.ndarray:
+    """The controller's curve stream for ``beats`` beats: the curves and present (1), or all 0
+    for the null condition."""
+    out = np.zeros((beats, STREAM), dtype=np.float32)
+    if cond is not None:
+        n = min(len(cond), beats)
+        out[:n, : len(CURVES)] = cond[:n]
+        out[:n, len(CURVES)] = 1.0
     return out
 
 
@@ -112,12 +120,10 @@ def make_window(
     tc = tempo_class(piece.tempo)
     inp = np.concatenate([np.zeros((1, WIDTH), dtype=np.int64), toks[:-1]])
     inp_idx = np.concatenate([np.array([[0, 0, tc]], dtype=np.int64), idx[:-1]])
-    cond = None if null else piece.cond[lo:hi]
-    timing = timing_rows(inp_idx, None if null else piece.cond, lo, piece.n_beats)
-    curves = np.zeros((hi - lo, STREAM), dtype=np.float32)
-    if cond is not None:
-        curves[: len(cond), : len(CURVES)] = cond
-        curves[: len(cond), len(CURVES)] = 1.0
+    beats = lo + inp_idx[:, 0] * BEATS_PER_BAR + inp_idx[:, 1]
+    cond = None if null else piece.cond
+    timing = timing_rows(beats, cond, beats / max(1, piece.n_beats))
+    curves = stream_rows(None if null else piece.cond[lo:hi], hi - lo)
     return Window(
         inp, inp_idx, timing, toks,
         None if src is None else src[0], None if src is None else src[1], curves,
