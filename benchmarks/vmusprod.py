@@ -1,7 +1,7 @@
 """V-MusProd's table: its music beside real SymMV's, its melody and accompaniment, and whether
 its curves steer it.
 
-    python benchmarks/vmusprod.py [--pieces 30] [--bars 16] [--weights DIR]
+    python benchmarks/vmusprod.py [--pieces 30] [--bars 16] [--weights DIR] [--ablation DIR]
 
 1. SymMV validation split (the hash split the trainer holds out): for each of the first
    ``--pieces`` pieces, its first ``--bars`` bars as they are (real) and as the shipped weights
@@ -15,6 +15,14 @@ its curves steer it.
    guidance; also on the POP909 test songs benchmarks/steering.py scores the other systems on.
 4. Clips: every clip in ../shared/videos and two montages of them, composed with
    ``--system vmusprod``: the same metrics.
+5. With ``--ablation DIR`` (a folder with ``direct`` and ``music`` stages, trained by
+   ``vidscore train vmusprod --stage direct|music`` on the same data): the paper's Table 2
+   ablation on the SymMV validation split: every note straight from the controller ("direct",
+   the paper's Video2music), chords then every note ("music", Video2chord2music), and the full
+   chain, each with the metrics of 1 and the steering of 3.
+
+Every piece's curves are ranked by the weights' own calibration (the training music's), as they
+were at training.
 
 Writes benchmarks/results/vmusprod.json and vmusprod.md.
 """
@@ -99,26 +107,38 @@ def steps(raw: np.ndarray) -> np.ndarray:
     return raw[: 2 * n].reshape(n, 2, -1).mean(axis=1)
 
 
-def generate(system, piece, bars: int, seed: int, cond: np.ndarray | None, guidance: float = 1.0):
+def generate(
+    models: dict, piece, bars: int, seed: int, cond: np.ndarray | None, guidance: float = 1.0,
+    variant: str = "full",
+):  # fmt: skip
     from vidscore.systems.vmusprod.inference import BarLayout, Sampling, write_parts
 
     layout = BarLayout([4] * bars, [False] * bars, cond, piece.tempo)
-    return write_parts(system.models, layout, Sampling(guidance=guidance), seed)
+    return write_parts(models, layout, Sampling(guidance=guidance), seed, variant)
+
+
+def held_out(data: Path, split: str, pieces: int, bars: int, calibration) -> list:
+    """The first ``pieces`` pieces of ``split`` with at least ``bars`` bars, their curves
+    ranked by ``calibration``."""
+    from vidscore.systems.vmusprod.data import load_pieces
+    from vidscore.systems.vmusprod.train import default_cache
+
+    corpus = load_pieces([data], cache=default_cache())
+    chosen = [p for p in corpus[split] if p.n_bars >= bars][:pieces]
+    for p in chosen:
+        p.cond = calibration.apply(p.raw)
+    return chosen
 
 
 def corpus_table(
-    system, pieces: int, bars: int, data: Path | None = None, split: str = "val",
-    guided: bool = False,
-) -> dict:  # fmt: skip
+    models: dict, val: list, bars: int, guided: bool = False, variant: str = "full"
+) -> dict:
     from vidscore.curves.contract import CURVES
     from vidscore.curves.music import raw_curves
     from vidscore.music.score import Track
-    from vidscore.systems.vmusprod.data import load_pieces
-    from vidscore.systems.vmusprod.train import default_cache, shuffled_piece
+    from vidscore.systems.vmusprod.train import shuffled_piece
     from vidscore.systems.vmusprod.windows import crop_chords, crop_notes
 
-    corpus = load_pieces([data or SYMMV], cache=default_cache())
-    val = [p for p in corpus[split] if p.n_bars >= bars][:pieces]
     rows: dict[str, list[dict]] = {"real": [], "generated": []}
     stats: dict[str, list[dict]] = {"real": [], "generated": []}
     adherence: dict[str, list[float]] = {}
@@ -132,11 +152,12 @@ def corpus_table(
         if guided:
             fed_with.append((f"guidance {GUIDANCE}", p, GUIDANCE))
         for label, fed, g in fed_with:
-            chords, melody, accomp = generate(system, p, bars, k, fed.cond[:hi], g)
+            chords, melody, accomp = generate(models, p, bars, k, fed.cond[:hi], g, variant)
             score = in_beats([Track("melody", melody), Track("accomp", accomp)])
             if label == "real":
                 rows["generated"].append(metrics(score))
-                stats["generated"].append(part_stats(melody, accomp, chords))
+                if variant == "full":
+                    stats["generated"].append(part_stats(melody, accomp, chords))
             beats = np.arange(hi, dtype=np.float64)
             got = steps(raw_curves(score, beats, beats + 1))
             want = steps(asked)
@@ -152,7 +173,7 @@ def corpus_table(
         "pieces": len(val),
         "bars": bars,
         "metrics": {label: mean(v) for label, v in rows.items()},
-        "parts": {label: mean(v) for label, v in stats.items()},
+        "parts": {label: mean(v) for label, v in stats.items() if v},
         "adherence": {key: round(float(np.nanmedian(v)), 3) for key, v in adherence.items()},
     }
 
@@ -230,6 +251,25 @@ def markdown(doc: dict) -> str:
     for name, row in doc["clips"].items():
         cells = " | ".join(str(row[k]) for k in COLUMNS + parts)
         lines.append(f"| {name} | {row['seconds']} | {cells} |")
+    if "ablation" in doc:
+        lines += [
+            "",
+            "## Ablation (the paper's Table 2), SymMV validation split as above",
+            "",
+            "| variant | " + " | ".join(COLUMNS) + " | activity r | shuffled | intensity r | "
+            "shuffled |",
+            "|---|" + "---|" * (len(COLUMNS) + 4),
+            "| real | " + " | ".join(str(c["metrics"]["real"][k]) for k in COLUMNS) + " | | | | |",
+        ]
+        names = {"direct": "direct (Video2music)", "music": "chords -> music (Video2chord2music)",
+                 "full": "full V-MusProd"}  # fmt: skip
+        for v, label in names.items():
+            t = doc["ablation"][v]
+            a = t["adherence"]
+            cells = [str(t["metrics"]["generated"][k]) for k in COLUMNS] + [
+                str(a[f"{n}/{w}"]) for n in ("activity", "intensity") for w in ("real", "shuffled")
+            ]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", f"Run time {doc['seconds']} s."]
     return "\n".join(lines) + "\n"
 
@@ -239,20 +279,38 @@ def main() -> None:
     ap.add_argument("--pieces", type=int, default=30)
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--ablation", type=Path, default=None, help="folder with direct and music")
     args = ap.parse_args()
     import torch
 
-    from vidscore.systems.vmusprod.system import VMusProdSystem
+    from vidscore.curves.contract import Calibration
+    from vidscore.modules.checkpoint import read_manifest
+    from vidscore.systems.vmusprod.model import ABLATIONS
+    from vidscore.systems.vmusprod.system import VMusProdSystem, load_stages
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     system = VMusProdSystem.load(args.weights)
+    folder = VMusProdSystem.weights_folder(args.weights)
+    calibration = read_manifest(folder, system="vmusprod")["calibration"]
+    ranks = Calibration.from_dict(calibration)
+    val = held_out(SYMMV, "val", args.pieces, args.bars, ranks)
     doc = {
-        "corpus": corpus_table(system, args.pieces, args.bars, guided=True),
+        "corpus": corpus_table(system.models, val, args.bars, guided=True),
         # the held-out POP909 songs benchmarks/steering.py scores Video2Music and the baseline on
-        "pop909": corpus_table(system, args.pieces, args.bars, POP909, "test"),
-        "clips": clip_table(system),
+        "pop909": corpus_table(
+            system.models, held_out(POP909, "test", args.pieces, args.bars, ranks), args.bars
+        ),
     }
+    if args.ablation is not None:
+        if read_manifest(args.ablation, system="vmusprod")["calibration"] != calibration:
+            sys.exit(f"{args.ablation}: trained on other data than {folder} (calibration differs)")
+        models = {**system.models, **load_stages(args.ablation, ABLATIONS)}
+        doc["ablation"] = {
+            v: corpus_table(models, val, args.bars, variant=v) for v in ("direct", "music")
+        }
+        doc["ablation"]["full"] = doc["corpus"]
+    doc["clips"] = clip_table(system)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "vmusprod.json").write_text(json.dumps(doc, indent=1))

@@ -76,6 +76,20 @@ def test_a_window_decodes_back_to_the_music_it_cut():
     assert not null.timing[:, :7].any()
 
 
+def test_the_ablations_write_every_note_from_chords_or_from_nothing():
+    """Table 2's ablations train on melody and accompaniment as one stream: ``music`` reads the
+    chords, ``direct`` reads only the controller."""
+    from vidscore.music.tokens import CPSequence
+
+    (piece,) = _calibrated(pop909_piece(str(POP909 / "003")))
+    music, direct = make_window(piece, "music", 4, 8), make_window(piece, "direct", 4, 8)
+    notes, _ = decode(CPSequence(music.target, np.zeros((len(music.target), 3), dtype=np.int64)))
+    want = sorted(crop_notes(piece.melody, 16, 48) + crop_notes(piece.accompaniment, 16, 48))
+    assert sorted((n.start, n.pitch) for n in notes) == sorted((n.start, n.pitch) for n in want)
+    assert (direct.target == music.target).all() and direct.src_tokens is None
+    assert (music.src_tokens == make_window(piece, "melody", 4, 8).src_tokens).all()
+
+
 def test_bar_mask_hides_bars_two_away():
     q = torch.tensor([[0, 1, 2, 3]])
     k = torch.tensor([[0, 0, 1, 2, 3, 4]])

@@ -485,7 +485,12 @@ def train_vmusprod(
         list[Path], typer.Option("--data", help="SymMV and/or POP909 folder (repeatable).")
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="Weights folder (shared by the stages).")],
-    stage: Annotated[str, typer.Option("--stage", help="chord, melody or accompaniment.")],
+    stage: Annotated[
+        str,
+        typer.Option(
+            "--stage", help="chord, melody or accompaniment; direct or music: Table 2's ablations."
+        ),
+    ],
     epochs: Annotated[int, typer.Option("--epochs")] = 20,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
     lr: Annotated[float, typer.Option("--lr")] = 1e-3,

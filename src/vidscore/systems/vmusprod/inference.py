@@ -13,10 +13,14 @@ before the end of the last, with those bars given as the prompt (the sliding-win
   or marker the chord comes at position 0 and differs from the chord before (the cut rule every
   vidscore system keeps);
 * melody: one note per position (a melody is monophonic), each cut where the next one starts;
-* accompaniment: up to ``max_voices`` distinct pitches per position;
+* accompaniment: up to ``max_voices`` distinct pitches per position (one more for the
+  ablations that write every note, melody included);
 * melody and accompaniment: no bar left empty. POP909 songs open with instrumental intros, so
   the models learnt that a piece's first bars often have no melody; a clip of a few seconds is
   all "first bars", and without this rule some short clips came out without any melody.
+
+:func:`write_parts` runs the chain (``full``) or one of the paper's Table 2 ablations
+(``music``: chords then every note; ``direct``: every note from the controller).
 
 Temperature and nucleus sampling as the paper (its reference [19]); classifier-free guidance
 against the null condition (``guidance`` > 1) since the stages trained with 20% of it.
@@ -34,7 +38,7 @@ from vidscore.music.chords import NO_CHORD, SYMMV, Chord, ChordSpan
 from vidscore.music.score import Note
 from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM, STEPS_PER_BEAT, bin_velocity
 from vidscore.music.tokens import tempo_class as tempo_class_of
-from vidscore.systems.vmusprod.model import ChordTransformer, PartTransformer
+from vidscore.systems.vmusprod.model import CONTROLLED, ChordTransformer, PartTransformer
 from vidscore.systems.vmusprod.windows import (
     WIDTH,
     crop_chords,
@@ -46,6 +50,14 @@ from vidscore.systems.vmusprod.windows import (
 )
 
 BAR = 4 * STEPS_PER_BEAT  # 16ths per model bar
+#: stages that write several notes per position
+POLYPHONIC = ("accompaniment", "music", "direct")
+#: write_parts' chains: V-MusProd's, and the two ablations of the paper's Table 2
+VARIANTS = {
+    "full": ("chord", "melody", "accompaniment"),
+    "music": ("chord", "music"),
+    "direct": ("direct",),
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,7 @@ class _Grammar:
 
     def __init__(self, stage: str, layout: BarLayout, first_bar: int, max_voices: int) -> None:
         self.stage, self.layout, self.first_bar = stage, layout, first_bar
-        self.max_voices = max_voices
+        self.max_voices = max_voices + (stage in ("music", "direct"))
         self.bar = -1  # window-relative bar of the last bar token
         self.pos = -1  # 16th of the last position token in the bar (-1: none yet)
         self.last_type = 0
@@ -127,7 +139,7 @@ class _Grammar:
             return [CHORD] if self.stage == "chord" else [NOTE]
         if self.forced_anchor() and self.pos < 0:
             return [RHYTHM]
-        if self.last_type == NOTE and self.stage == "accompaniment":
+        if self.last_type == NOTE and self.stage in POLYPHONIC:
             return [NOTE, RHYTHM] if len(self.pitches) < self.max_voices else [RHYTHM]
         return [RHYTHM]
 
@@ -200,7 +212,7 @@ class StageSampler:
 
     def _context(self, first: int, bars: int, cond, src) -> tuple[dict, torch.Tensor | None]:
         """The window's controller streams (chord) or encoded source tokens (parts)."""
-        if self.stage == "chord":
+        if self.stage in CONTROLLED:
             window = None if cond is None else cond[first * 4 : (first + bars) * 4]
             curves = stream_rows(window, bars * 4)
             extra = {
@@ -350,11 +362,24 @@ def _spans(chords: list[tuple[float, Chord]], end: float) -> list[ChordSpan]:
 
 
 def write_parts(
-    models: dict, layout: BarLayout, s: Sampling, seed: int
+    models: dict, layout: BarLayout, s: Sampling, seed: int, variant: str = "full"
 ) -> tuple[list[ChordSpan], list[Note], list[Note]]:
     """V-MusProd's chain in model beats: chords, a melody over them (made monophonic), an
-    accompaniment over both; each stage seeded apart."""
+    accompaniment over both; each stage seeded apart. The ablations (``variant`` "music" or
+    "direct", :data:`VARIANTS`) return no melody and every note as the accompaniment, and
+    "direct" no chords."""
+    missing = [st for st in VARIANTS[variant] if st not in models]
+    if missing:
+        raise ValueError(f"variant {variant!r} needs the {', '.join(missing)} stage(s)")
+    if variant == "direct":
+        every, _ = StageSampler(models["direct"], "direct").generate(layout, s, seed)
+        return [], [], every
     _, chords = StageSampler(models["chord"], "chord").generate(layout, s, seed)
+    if variant == "music":
+        every, _ = StageSampler(models["music"], "music").generate(
+            layout, s, seed + 1, source=([], chords)
+        )
+        return chords, [], every
     melody, _ = StageSampler(models["melody"], "melody").generate(
         layout, s, seed + 1, source=([], chords)
     )

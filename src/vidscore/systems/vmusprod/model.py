@@ -15,6 +15,10 @@ attribute from the hidden state joined with the type's embedding (CP Transformer
   cross-attention is masked bar by bar: a token sees the source's previous, current and next bar
   (:func:`bar_mask`).
 
+The ablations of the paper's Table 2 train on the same networks: ``direct`` ("Video2music") is
+a :class:`ChordTransformer` whose target is every note, with no chords and no split;
+``music`` ("Video2chord2music") is a :class:`PartTransformer` from the chords to every note.
+
 Deviations, each for a reason:
 
 * **Timing encoding** (CMT's, which V-MusProd adds to the Melody and Accompaniment Transformers
@@ -73,7 +77,12 @@ EMBED = {"type": 32, "barbeat": 64, "pitch": 128, "duration": 64, "root": 32, "q
 TIMING = len(CURVES) + 2
 #: the controller's curve stream per beat: the curves and present
 STREAM = len(CURVES) + 1
+#: V-MusProd's chain
 STAGES = ("chord", "melody", "accompaniment")
+#: Table 2's ablations: controller -> all notes, chords -> all notes
+ABLATIONS = ("direct", "music")
+#: the stages that cross-attend to the controller (the others to earlier stages' tokens)
+CONTROLLED = ("chord", "direct")
 
 
 @dataclass(frozen=True)
@@ -93,8 +102,8 @@ class VMPConfig:
     colour_dim: int = 0
 
     def __post_init__(self) -> None:
-        if self.stage not in STAGES:
-            raise ValueError(f"stage {self.stage!r}: one of {', '.join(STAGES)}")
+        if self.stage not in STAGES + ABLATIONS:
+            raise ValueError(f"stage {self.stage!r}: one of {', '.join(STAGES + ABLATIONS)}")
         if self.d_model % self.n_heads or self.d_model < 16 or self.dec_layers < 1:
             raise ValueError(f"d_model {self.d_model}: a multiple of n_heads, at least 16")
 
@@ -202,7 +211,8 @@ def _causal(length: int, device: torch.device) -> torch.Tensor:
 
 
 class ChordTransformer(nn.Module):
-    """Rhythm and Chord tokens, cross-attending to the controller's memory."""
+    """Rhythm and Chord tokens (or, as the ``direct`` ablation, Rhythm and Note tokens),
+    cross-attending to the controller's memory."""
 
     def __init__(self, cfg: VMPConfig) -> None:
         super().__init__()
@@ -270,4 +280,4 @@ class PartTransformer(nn.Module):
 
 
 def build(cfg: VMPConfig) -> nn.Module:
-    return ChordTransformer(cfg) if cfg.stage == "chord" else PartTransformer(cfg)
+    return ChordTransformer(cfg) if cfg.stage in CONTROLLED else PartTransformer(cfg)

@@ -63,6 +63,20 @@ class VMusProdParams:
             raise ValueError(f"max_voices {self.max_voices}: 1 to 12")
 
 
+def load_stages(folder: str | os.PathLike, stages: tuple[str, ...]) -> dict:
+    """The named stages of a weights folder, each checked against its manifest."""
+    from vidscore.modules.checkpoint import load_from_folder
+    from vidscore.systems.vmusprod.model import VMPConfig, build
+
+    def one(stage: str):
+        return load_from_folder(
+            folder, f"{stage}.safetensors", lambda c: build(VMPConfig(**c)),
+            kind=f"vmusprod-{stage}", system="vmusprod",
+        )  # fmt: skip
+
+    return {stage: one(stage) for stage in stages}
+
+
 def bar_layout(piece: PieceSetup) -> BarLayout:
     """The time plan's bars (downbeat to downbeat) with the clip's curves per beat."""
     from vidscore.systems.vmusprod.inference import BarLayout
@@ -90,17 +104,9 @@ class VMusProdSystem(System):
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None) -> VMusProdSystem:
-        from vidscore.modules.checkpoint import load_from_folder
-        from vidscore.systems.vmusprod.model import STAGES, VMPConfig, build
+        from vidscore.systems.vmusprod.model import STAGES
 
-        folder = cls.weights_folder(weights)
-        models = {}
-        for stage in STAGES:
-            models[stage] = load_from_folder(
-                folder, f"{stage}.safetensors", lambda c: build(VMPConfig(**c)),
-                kind=f"vmusprod-{stage}", system="vmusprod",
-            )  # fmt: skip
-        return cls(models)
+        return cls(load_stages(cls.weights_folder(weights), STAGES))
 
     def compose(
         self, features: VideoFeatures, controls: Controls, params: VMusProdParams | None = None

@@ -2,7 +2,9 @@
 
 The paper trains its three transformers independently with cross-entropy and teacher forcing
 (Sec. 4.3); so does this module, each stage into ``STAGE.safetensors`` of the same weights folder,
-whose ``manifest.json`` and ``CARD.md`` gather every stage trained so far. Each epoch draws
+whose ``manifest.json`` and ``CARD.md`` gather every stage trained so far. ``--stage direct`` and
+``--stage music`` train the ablations of the paper's Table 2 (:mod:`.model`); they go into a
+folder of their own, and sample with the chord stage of the shipped weights. Each epoch draws
 ``windows_per_piece`` random windows of ``bars`` bars from every training piece; 20% of them
 (``cond_drop``) train on the null condition (no curves), so the model also composes without
 controls and classifier-free guidance can strengthen them.
@@ -39,7 +41,14 @@ from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM
 from vidscore.outputs import atomic_path, check_output_folder
 from vidscore.systems.common.card import ModelFacts, WeightCard
 from vidscore.systems.vmusprod.data import Corpus, Piece, load_pieces
-from vidscore.systems.vmusprod.model import CARRIES, STAGES, VMPConfig, build, cp_loss
+from vidscore.systems.vmusprod.model import (
+    ABLATIONS,
+    CARRIES,
+    STAGES,
+    VMPConfig,
+    build,
+    cp_loss,
+)
 from vidscore.systems.vmusprod.windows import batch_of, make_window, random_window
 
 CONDITIONS = ("real", "shuffled", "null")
@@ -58,8 +67,8 @@ class VMusProdTraining:
     eval_windows: int = 4  # held-out windows per piece
 
     def __post_init__(self) -> None:
-        if self.stage not in STAGES:
-            raise ValueError(f"stage {self.stage!r}: one of {', '.join(STAGES)}")
+        if self.stage not in STAGES + ABLATIONS:
+            raise ValueError(f"stage {self.stage!r}: one of {', '.join(STAGES + ABLATIONS)}")
         if not 1 <= self.bars <= 16:
             raise ValueError(f"bars {self.bars}: 1 to 16")
         if not 0 <= self.cond_drop < 1:
@@ -219,7 +228,7 @@ def _record(
 
 def card(stages: dict) -> WeightCard:
     """The card of every stage trained into a folder so far."""
-    order = [s for s in STAGES if s in stages]
+    order = [s for s in STAGES + ABLATIONS if s in stages]
     models = [
         ModelFacts(stages[s]["file"], stages[s]["kind"], stages[s]["config"],
                    stages[s]["parameters"], stages[s]["sha256"])
@@ -240,7 +249,7 @@ def card(stages: dict) -> WeightCard:
     first = stages[order[0]]
     pieces = first["metrics"]["pieces"]
     return WeightCard(
-        title="V-MusProd chord, melody and accompaniment transformers",
+        title=f"V-MusProd transformers: {', '.join(order)}",
         system="vmusprod",
         data=(
             f"{' + '.join(first['train']['data'])}, hash-of-id 80/10/10 split, usable pieces "

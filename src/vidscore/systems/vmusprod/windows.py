@@ -4,7 +4,9 @@ Every stage sees the same window of ``bars`` bars (bar indices counted inside th
 
 * chord: target = Rhythm + Chord tokens, the controller reads the window's curves per beat;
 * melody: source = the chord tokens, target = the melody's Rhythm + Note tokens;
-* accompaniment: source = the melody merged with the chords, target = the accompaniment's.
+* accompaniment: source = the melody merged with the chords, target = the accompaniment's;
+* the ablations: ``direct`` target = every note (melody and accompaniment) with no source,
+  ``music`` source = the chord tokens, target = every note.
 
 The decoder reads a BOS token then the target shifted by one; each input token carries its
 timing row (:data:`~.model.TIMING`: the curves of its beat, a 1 saying the curves are present,
@@ -106,16 +108,19 @@ def make_window(
     chords = crop_chords(piece.chords, lo, hi)
     melody = crop_notes(piece.melody, lo, hi)
     chord_toks = tokens_of([], chords, bars, piece.tempo)
+    accomp = crop_notes(piece.accompaniment, lo, hi)
     if stage == "chord":
         target, src = chord_toks, None
     elif stage == "melody":
         target, src = tokens_of(melody, [], bars, piece.tempo), chord_toks
-    else:
-        accomp = crop_notes(piece.accompaniment, lo, hi)
+    elif stage == "accompaniment":
         target, src = (
             tokens_of(accomp, [], bars, piece.tempo),
             tokens_of(melody, chords, bars, piece.tempo),
         )
+    else:  # the ablations write every note
+        everything = tokens_of(sorted(melody + accomp), [], bars, piece.tempo)
+        target, src = everything, (chord_toks if stage == "music" else None)
     toks, idx = target
     tc = tempo_class(piece.tempo)
     inp = np.concatenate([np.zeros((1, WIDTH), dtype=np.int64), toks[:-1]])
