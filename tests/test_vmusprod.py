@@ -230,3 +230,26 @@ def test_the_shipped_chord_transformer_follows_the_valence_curve():
         return float(np.mean([s.chord.quality in MINOR_FAMILY for s in spans]))
 
     assert minor_share(bright) < 0.3 < 0.7 < minor_share(dark)
+
+
+def test_the_chords_end_on_the_tonic_of_the_mode_they_read_as():
+    """The last bar holds the tonic (C major or A minor before transposition), whatever the
+    valence asked, so a clip's music ends resolved."""
+    from vidscore.curves.contract import CURVES
+    from vidscore.music.key import mode_of
+    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+    from vidscore.systems.vmusprod.system import VMusProdSystem
+
+    chord_model = VMusProdSystem.load().models["chord"]
+    bars = 5
+    for valence, seed in itertools.product((0.05, 0.95), range(2)):
+        cond = np.full((bars * 4, len(CURVES)), 0.5, dtype=np.float32)
+        cond[:, CURVES.index("valence")] = valence
+        layout = BarLayout([4] * bars, [False] * bars, cond, 110.0)
+        spans = StageSampler(chord_model, "chord").generate(layout, Sampling(), seed)[1]
+        last = spans[-1]
+        assert (last.start, last.end) == ((bars - 1) * 4, bars * 4)
+        want = (
+            Chord(9, "min") if mode_of(s.chord for s in spans[:-1]) == "minor" else Chord(0, "maj")
+        )
+        assert (last.chord.root, last.chord.quality) == (want.root, want.quality)

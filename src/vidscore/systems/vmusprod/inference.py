@@ -12,6 +12,9 @@ before the end of the last, with those bars given as the prompt (the sliding-win
 * chord: a position is followed by one chord; on the first bar and on a bar that opens on a cut
   or marker the chord comes at position 0 and differs from the chord before (the cut rule every
   vidscore system keeps);
+* chord, last bar (of two or more): the tonic of the mode the chords so far read as, at
+  position 0 and held to the end, so the piece ends resolved (the shared arrangement's rule);
+  unless that bar opens on a cut right after the tonic, where the cut's change comes first;
 * melody: one note per position (a melody is monophonic), each cut where the next one starts;
 * accompaniment: up to ``max_voices`` distinct pitches per position (one more for the
   ablations that write every note, melody included);
@@ -35,6 +38,7 @@ import torch
 
 from vidscore.curves.contract import CURVES
 from vidscore.music.chords import NO_CHORD, SYMMV, Chord, ChordSpan
+from vidscore.music.key import mode_of
 from vidscore.music.score import Note
 from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM, STEPS_PER_BEAT, bin_velocity
 from vidscore.music.tokens import tempo_class as tempo_class_of
@@ -124,6 +128,9 @@ class _Grammar:
         self.last_type = 0
         self.pitches: set[int] = set()  # pitches at the current position
         self.prev_chord: tuple[int, int] | None = None
+        self.written: list[tuple[float, Chord]] = []  # the chords so far (the sampler's list)
+        self.chord_in_bar = False
+        self.resolve = False  # in the chord stage's last bar, which holds the tonic
 
     def absolute(self) -> int:
         return self.first_bar + self.bar
@@ -132,8 +139,15 @@ class _Grammar:
         a = self.absolute()
         return self.stage == "chord" and (a == 0 or self.layout.anchors[a])
 
+    def tonic(self) -> tuple[int, int]:
+        """The tonic chord's (root, quality) tokens: C major or A minor, as the chords read."""
+        minor = mode_of(c for _, c in self.written) == "minor"
+        return _root_quality(Chord(9, "min") if minor else Chord(0, "maj"))
+
     def types(self) -> list[int]:
         if self.bar < 0:
+            return [RHYTHM]
+        if self.resolve and self.pos < 0:
             return [RHYTHM]
         if self.last_type == RHYTHM and self.pos >= 0:
             return [CHORD] if self.stage == "chord" else [NOTE]
@@ -147,8 +161,10 @@ class _Grammar:
         """Allowed BarBeat values: 1 (next bar) or 2 + a later 16th inside this bar."""
         if self.bar < 0:
             return [1]
-        if self.forced_anchor() and self.pos < 0:
+        if (self.forced_anchor() or self.resolve) and self.pos < 0:
             return [2]
+        if self.resolve and self.chord_in_bar:
+            return [1]  # the tonic holds to the end
         length = self.layout.lengths[self.absolute()] * STEPS_PER_BEAT
         later = [2 + p for p in range(self.pos + 1, length)]
         if self.stage != "chord" and self.pos < 0:
@@ -161,11 +177,18 @@ class _Grammar:
             if token[1] == 1:
                 self.bar += 1
                 self.pos = -1
+                self.chord_in_bar = False
+                a, last = self.absolute(), self.layout.n_bars - 1
+                self.resolve = (
+                    self.stage == "chord" and last > 0 and a == last
+                    and not (self.layout.anchors[a] and self.prev_chord == self.tonic())
+                )  # fmt: skip
             else:
                 self.pos = token[1] - 2
             self.pitches = set()
         elif kind == CHORD:
             self.prev_chord = (token[4], token[5])
+            self.chord_in_bar = True
         elif kind == NOTE:
             self.pitches.add(token[2])
         self.last_type = kind
@@ -256,6 +279,7 @@ class StageSampler:
                                 layout.tempo)  # fmt: skip
             extra, memory = self._context(first, bars, cond, src)
             grammar = _Grammar(self.stage, layout, first, s.max_voices)
+            grammar.written = chords
             toks: list[list[int]] = [[0] * WIDTH]
             idx: list[list[int]] = [[0, 0, tc]]
             if done:  # the prompt: the last bars the previous window wrote, then a bar line
@@ -321,6 +345,8 @@ class StageSampler:
 
         if kind == RHYTHM:
             tok[1] = attr("barbeat", grammar.barbeats())
+        elif kind == CHORD and grammar.resolve:
+            tok[4], tok[5] = grammar.tonic()
         elif kind == CHORD:
             root = attr("root", list(range(1, 13)))
             qualities = list(range(1, len(SYMMV.qualities) + 1))
