@@ -149,8 +149,9 @@ def compose(
             if stage is not None:
                 stage(name, done, total)
 
-        needs = cls.needs.series | (PLOT_NEEDS if plot is not None else frozenset())
-        config = replace(analysis or AnalysisConfig(), series=tuple(needs), frames=cls.needs.frames)
+        wants = cls.feature_needs(weights)
+        needs = wants.series | (PLOT_NEEDS if plot is not None else frozenset())
+        config = replace(analysis or AnalysisConfig(), series=tuple(needs), frames=wants.frames)
         sound = None  # the clip's own sound, decoded once: for the analysis and the mix
         if info.has_audio:
             sound, damage = spool_sound(video, work / "original.f32")

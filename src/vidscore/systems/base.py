@@ -3,7 +3,7 @@
 A system is a class that declares, before any work:
 
 * ``needs``: the feature series it reads (and any dense frames), so ``analyze`` computes exactly
-  those in its one decode pass;
+  those in its one decode pass (``feature_needs(weights)`` when some weights read more);
 * ``Params``: a frozen dataclass of its own generation parameters (AMT: temperature, top-p;
   diffusion: steps, guidance), validated in ``__post_init__``, set with ``--param name=value``;
 * ``output``: ``"score"`` or ``"audio"``, so the pipeline knows before the work whether a MIDI
@@ -81,6 +81,11 @@ class System(ABC):
         if not cls.weight_files:
             raise UsageError(f"--weights: the {cls.name} system has no weights")
         cls.weights_folder(weights)
+
+    @classmethod
+    def feature_needs(cls, weights: str | os.PathLike | None = None) -> FeatureNeeds:
+        """What ``weights`` read (a cheap look at the folder, before loading): ``needs``."""
+        return cls.needs
 
     @abstractmethod
     def compose(self, features: VideoFeatures, controls: Controls, params: Any) -> Soundtrack:

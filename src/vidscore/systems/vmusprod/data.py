@@ -15,6 +15,13 @@ curves of every beat (:func:`vidscore.curves.music.raw_curves`) that stand in fo
 
 Phrase starts (the first melody note after 1.5 beats or more of rest) are the boundaries.
 Building the pieces reads ~2000 MIDI files; :func:`load_pieces` caches them in one pickle.
+
+**Paired video** (the layout V-MusProd trains on, for people who have SymMV's videos): a data
+folder with ``features/ID.json`` beside the music, one per piece, as ``vidscore analyze VIDEOS
+--out-dir features`` writes them (the video file named by the piece's id). Each piece then also
+carries the clip's semantic descriptor and RGB-uv colour histogram per beat (the means over the
+beat's seconds, :data:`VIDEO_STREAMS`), which the controller reads beside the curves. Every
+folder of one corpus must be paired, or none.
 """
 
 from __future__ import annotations
@@ -32,17 +39,21 @@ import numpy as np
 
 from vidscore.curves.contract import Calibration
 from vidscore.curves.music import raw_curves
+from vidscore.curves.video import span_means
 from vidscore.errors import InputError
 from vidscore.music.chords import NO_CHORD, SYMMV, Chord, ChordSpan
 from vidscore.music.key import Key, normalizing_shift
 from vidscore.music.score import Note, Score, Track
 from vidscore.music.skyline import skyline
 from vidscore.outputs import atomic_path
+from vidscore.types import VideoFeatures
 
 STEPS = 4  # 16ths per beat
 BEATS_PER_BAR = 4
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 MIN_BARS = 4
+#: the controller's paired video streams -> the feature series they are read from
+VIDEO_STREAMS = {"semantic": "semantic", "colour": "rgb_uv_hist"}
 
 
 @dataclass
@@ -58,7 +69,9 @@ class Piece:
     melody: list[Note]
     accompaniment: list[Note]
     raw: np.ndarray  # (n_beats, len(CURVES)) raw control curves per beat
+    beat_seconds: np.ndarray  # (n_beats + 1,) when each beat starts in the recording
     cond: np.ndarray | None = None  # (n_beats, len(CURVES)) ranked, once calibrated
+    video: dict[str, np.ndarray] | None = None  # stream -> (n_beats, D), paired folders only
 
     @property
     def n_bars(self) -> int:
@@ -159,7 +172,7 @@ def make_piece(
         score, starts, starts + spb, chords=chords, mode=key.mode,
         boundaries=[b * spb for b in phrase_starts(mel)],
     )  # fmt: skip
-    return Piece(name, split, tempo, key.mode, n_beats, runs(chords), mel, acc, raw)
+    return Piece(name, split, tempo, key.mode, n_beats, runs(chords), mel, acc, raw, beat_times)
 
 
 # --- the two corpora ---------------------------------------------------------------------------
@@ -337,6 +350,41 @@ class Corpus:
     def __getitem__(self, split: str) -> list[Piece]:
         return self.splits.get(split, [])
 
+    @property
+    def video_dims(self) -> dict[str, int]:
+        """Stream -> feature size of the paired video (empty when the music is unpaired)."""
+        first = self["train"][0].video
+        return {k: int(v.shape[1]) for k, v in first.items()} if first else {}
+
+
+def paired_streams(piece: Piece, features: VideoFeatures) -> dict[str, np.ndarray]:
+    """The clip's :data:`VIDEO_STREAMS` per beat of ``piece`` (means over each beat's seconds)."""
+    starts, ends = piece.beat_seconds[:-1], piece.beat_seconds[1:]
+    return {
+        stream: span_means(features[series], starts, ends, features.duration).astype(np.float32)
+        for stream, series in VIDEO_STREAMS.items()
+    }
+
+
+def attach_video(pieces: list[Piece], data: Path) -> list[Piece]:
+    """The pieces of ``data`` that have ``features/ID.json``, with their paired streams."""
+    from vidscore.features.timeline import load_json
+
+    out = []
+    for p in pieces:
+        path = data / "features" / f"{p.name.split('/')[-1]}.json"
+        if not path.is_file():
+            continue
+        features = load_json(path)
+        missing = [s for s in VIDEO_STREAMS.values() if s not in features.series]
+        if missing:
+            raise InputError(f"{path}: no {', '.join(missing)} series (re-run vidscore analyze)")
+        p.video = paired_streams(p, features)
+        out.append(p)
+    if not out:
+        raise InputError(f"{data / 'features'}: no features file matches a piece of {data}")
+    return out
+
 
 def load_pieces(
     data: list[str | os.PathLike],
@@ -345,15 +393,23 @@ def load_pieces(
     cache: str | os.PathLike | None = None,
     progress: Callable | None = None,
 ) -> Corpus:
-    """The corpus of one or more data folders (cached in ``cache`` when given)."""
+    """The corpus of one or more data folders (cached in ``cache`` when given); paired folders
+    (``features/``) give their pieces the clip's streams."""
     paths = [Path(d) for d in data]
     for p in paths:
         if not p.is_dir():
             raise InputError(f"{p}: data folder not found")
+    paired = [(p / "features").is_dir() for p in paths]
+    if any(paired) and not all(paired):
+        raise InputError(
+            "some --data folders have paired video features/ and some do not: train on "
+            "paired folders only, or on none"
+        )
     where = Path(cache) if cache is not None else None
-    pieces = [
-        x for p in paths for x in cached_pieces(p, limit=limit, cache=where, progress=progress)
-    ]
+    pieces = []
+    for p, with_video in zip(paths, paired, strict=True):
+        found = cached_pieces(p, limit=limit, cache=where, progress=progress)
+        pieces += attach_video(found, p) if with_video else found
     splits: dict[str, list[Piece]] = {"train": [], "val": [], "test": []}
     for p in pieces:
         splits[p.split].append(p)

@@ -31,12 +31,11 @@ against the null condition (``guidance`` > 1) since the stages trained with 20% 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from vidscore.curves.contract import CURVES
 from vidscore.music.chords import NO_CHORD, SYMMV, Chord, ChordSpan
 from vidscore.music.key import mode_of
 from vidscore.music.score import Note
@@ -82,6 +81,7 @@ class BarLayout:
     anchors: list[bool]
     cond: np.ndarray | None  # (real beats, len(CURVES)) ranked; None = the null condition
     tempo: float
+    video: dict[str, np.ndarray] = field(default_factory=dict)  # stream -> (real beats, D)
 
     def __post_init__(self) -> None:
         if not self.lengths or min(self.lengths) < 1 or max(self.lengths) > 4:
@@ -106,15 +106,18 @@ class BarLayout:
         out = self.starts[bar] + np.minimum(t - 4 * bar, self._lengths[bar])
         return float(out) if out.ndim == 0 else out
 
+    def per_model_beat(self, rows: np.ndarray) -> np.ndarray:
+        """Rows per real beat -> per model beat (a short bar's missing beats repeat its last)."""
+        beat = np.minimum(np.arange(4)[None, :], self._lengths[:, None] - 1) + self.starts[:, None]
+        return rows[np.minimum(beat.reshape(-1), len(rows) - 1)]
+
     def model_cond(self) -> np.ndarray | None:
-        """The curves per model beat (a short bar's missing beats repeat its last one)."""
-        if self.cond is None:
-            return None
-        out = np.zeros((self.n_bars * 4, len(CURVES)), dtype=np.float32)
-        for k, (a, n) in enumerate(zip(self.starts, self.lengths, strict=True)):
-            for b in range(4):
-                out[4 * k + b] = self.cond[min(a + min(b, n - 1), len(self.cond) - 1)]
-        return out
+        """The curves per model beat."""
+        return None if self.cond is None else self.per_model_beat(self.cond).astype(np.float32)
+
+    def model_video(self) -> dict[str, np.ndarray]:
+        """The paired video streams per model beat (none unless the controller reads them)."""
+        return {k: self.per_model_beat(v) for k, v in self.video.items()}
 
 
 class _Grammar:
@@ -233,14 +236,18 @@ class StageSampler:
             return self.model.hidden(batch, memory)[0, -1]
         return self.model.hidden(batch)[0, -1]
 
-    def _context(self, first: int, bars: int, cond, src) -> tuple[dict, torch.Tensor | None]:
+    def _context(
+        self, first: int, bars: int, cond, src, video: dict[str, np.ndarray]
+    ) -> tuple[dict, torch.Tensor | None]:
         """The window's controller streams (chord) or encoded source tokens (parts)."""
         if self.stage in CONTROLLED:
-            window = None if cond is None else cond[first * 4 : (first + bars) * 4]
-            curves = stream_rows(window, bars * 4)
+            lo, hi = first * 4, (first + bars) * 4
+            streams = {"curves": stream_rows(None if cond is None else cond[lo:hi], hi - lo)}
+            for name in video:  # the paired streams, zeroed with the curves when null
+                streams[name] = video[name][lo:hi] * (0.0 if cond is None else 1.0)
             extra = {
-                "streams": {"curves": torch.from_numpy(curves)[None]},
-                "stream_masks": {"curves": torch.zeros(1, bars * 4, dtype=torch.bool)},
+                "streams": {k: torch.from_numpy(v).float()[None] for k, v in streams.items()},
+                "stream_masks": {k: torch.zeros(1, hi - lo, dtype=torch.bool) for k in streams},
             }
             return extra, None
         st, si = src
@@ -265,6 +272,12 @@ class StageSampler:
         gen = torch.Generator().manual_seed(seed)
         tc = tempo_class_of(layout.tempo)
         cond = layout.model_cond()
+        video = {}
+        if self.stage in CONTROLLED:
+            wanted = [k for k in self.model.controller.streams if k != "curves"]
+            if set(wanted) - set(layout.video):
+                raise ValueError(f"these weights read paired video streams: {', '.join(wanted)}")
+            video = {k: v for k, v in layout.model_video().items() if k in wanted}
         notes: list[Note] = []
         chords: list[tuple[float, Chord]] = []
         first = 0
@@ -277,7 +290,7 @@ class StageSampler:
                 s_notes, s_chords = source
                 src = tokens_of(crop_notes(s_notes, lo, hi), crop_chords(s_chords, lo, hi), bars,
                                 layout.tempo)  # fmt: skip
-            extra, memory = self._context(first, bars, cond, src)
+            extra, memory = self._context(first, bars, cond, src, video)
             grammar = _Grammar(self.stage, layout, first, s.max_voices)
             grammar.written = chords
             toks: list[list[int]] = [[0] * WIDTH]
@@ -322,7 +335,7 @@ class StageSampler:
         if s.guidance != 1.0:
             null = {**self._inputs(toks, idx, layout, first, None), **extra}
             if "streams" in extra:
-                null["streams"] = {"curves": torch.zeros_like(extra["streams"]["curves"])}
+                null["streams"] = {k: torch.zeros_like(v) for k, v in extra["streams"].items()}
             h_null = self._hidden(null, memory)
         heads = self.model.heads
 

@@ -9,8 +9,13 @@ A minor; the mode is what the chords read as (unless ``--key`` names one) and ev
 transposed to the key. Melody and accompaniment are two named tracks (a DAW user can mute one):
 the melody on a lead voice, the accompaniment on piano or strings, by the preset.
 
-Rules that remain (not learnt): the bar plan and chord change on cuts (the grammar of
-:mod:`.inference`), the mode read from the chords, the instruments from the emotion preset.
+Weights trained on paired video (:mod:`.data`) also read the clip's semantic descriptor and
+colour histogram per beat through the controller; :meth:`VMusProdSystem.feature_needs` asks the
+analysis for them.
+
+Rules that remain (not learnt): the bar plan and chord change on cuts, the tonic in the last bar
+(the grammar of :mod:`.inference`), the mode read from the chords, the instruments from the
+emotion preset.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from vidscore.curves.video import span_means
+from vidscore.errors import UsageError
 from vidscore.music.chords import ChordSpan
 from vidscore.music.key import Key, denormalizing_shift, mode_of
 from vidscore.music.score import Note, Score, Track
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, System
-from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, finish, setup
+from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, beat_spans, finish, setup
 from vidscore.types import Controls, VideoFeatures
 
 if TYPE_CHECKING:  # torch loads in VMusProdSystem.load, so importing the class stays cheap
@@ -77,8 +86,12 @@ def load_stages(folder: str | os.PathLike, stages: tuple[str, ...]) -> dict:
     return {stage: one(stage) for stage in stages}
 
 
-def bar_layout(piece: PieceSetup) -> BarLayout:
-    """The time plan's bars (downbeat to downbeat) with the clip's curves per beat."""
+def bar_layout(
+    piece: PieceSetup, features: VideoFeatures | None = None, streams: dict[str, int] | None = None
+) -> BarLayout:
+    """The time plan's bars (downbeat to downbeat) with the clip's curves per beat, and the
+    paired video ``streams`` (name -> size) that weights trained on paired video read."""
+    from vidscore.systems.vmusprod.data import VIDEO_STREAMS
     from vidscore.systems.vmusprod.inference import BarLayout
 
     lengths: list[int] = []
@@ -88,7 +101,19 @@ def bar_layout(piece: PieceSetup) -> BarLayout:
             lengths.append(0)
             anchors.append(slot.at_cut)
         lengths[-1] += slot.beats
-    return BarLayout(lengths, anchors, piece.curves.values, piece.plan.tempo_bpm)
+    video = {}
+    if streams:
+        starts, ends = beat_spans(piece.slots)
+        for name, size in streams.items():
+            series = features[VIDEO_STREAMS[name]]
+            got = series.values.shape[1] if series.values.ndim == 2 else 1
+            if got != size:
+                raise UsageError(
+                    f"these weights read a {size}-value {series.name} per second and this "
+                    f"clip's has {got}: analyse it the way the training videos were"
+                )
+            video[name] = span_means(series, starts, ends, features.duration).astype(np.float32)
+    return BarLayout(lengths, anchors, piece.curves.values, piece.plan.tempo_bpm, video)
 
 
 class VMusProdSystem(System):
@@ -101,6 +126,24 @@ class VMusProdSystem(System):
 
     def __init__(self, models: dict) -> None:
         self.models = models
+        cfg = models["chord"].cfg
+        #: the paired video streams the controller reads (weights trained on paired video)
+        self.streams = {
+            k: d for k, d in (("semantic", cfg.semantic_dim), ("colour", cfg.colour_dim)) if d
+        }
+
+    @classmethod
+    def feature_needs(cls, weights: str | os.PathLike | None = None) -> FeatureNeeds:
+        """``needs``, plus the semantic and colour series when the chord stage was trained on
+        paired video (read from the folder's manifest)."""
+        from vidscore.modules.checkpoint import read_manifest
+        from vidscore.systems.vmusprod.data import VIDEO_STREAMS
+
+        manifest = read_manifest(cls.weights_folder(weights), system="vmusprod")
+        cfg = manifest.get("stages", {}).get("chord", {}).get("config", {})
+        if cfg.get("semantic_dim") or cfg.get("colour_dim"):
+            return FeatureNeeds(cls.needs.series | set(VIDEO_STREAMS.values()))
+        return cls.needs
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None) -> VMusProdSystem:
@@ -115,7 +158,7 @@ class VMusProdSystem(System):
 
         params = params or VMusProdParams()
         piece = setup(features, controls)
-        layout = bar_layout(piece)
+        layout = bar_layout(piece, features, self.streams)
         s = Sampling(params.temperature, params.top_p, params.guidance, params.window,
                      params.context, params.max_voices)  # fmt: skip
         chords, melody, accomp = write_parts(self.models, layout, s, controls.seed)

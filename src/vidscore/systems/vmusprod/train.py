@@ -44,6 +44,7 @@ from vidscore.systems.vmusprod.data import Corpus, Piece, load_pieces
 from vidscore.systems.vmusprod.model import (
     ABLATIONS,
     CARRIES,
+    CONTROLLED,
     STAGES,
     VMPConfig,
     build,
@@ -84,10 +85,14 @@ def default_cache() -> Path:
 
 
 def shuffled_piece(piece: Piece, seed: int) -> Piece:
-    """The piece with its ranked curves permuted in time (bars moved whole)."""
-    rng = np.random.default_rng(seed)
-    bars = piece.cond[: piece.n_beats].reshape(piece.n_bars, 4, -1)
-    return replace(piece, cond=bars[rng.permutation(piece.n_bars)].reshape(piece.n_beats, -1))
+    """The piece with its ranked curves (and paired video) permuted in time (bars moved whole)."""
+    order = np.random.default_rng(seed).permutation(piece.n_bars)
+
+    def moved(a: np.ndarray) -> np.ndarray:
+        return a[: piece.n_beats].reshape(piece.n_bars, 4, -1)[order].reshape(piece.n_beats, -1)
+
+    video = None if piece.video is None else {k: moved(v) for k, v in piece.video.items()}
+    return replace(piece, cond=moved(piece.cond), video=video)
 
 
 def eval_windows(pieces: list[Piece], stage: str, bars: int, per_piece: int, condition: str):
@@ -158,6 +163,11 @@ def run(
     with claim_main([out_dir / file]):
         corpus = load_pieces(data, limit=opts.limit, cache=cache or default_cache())
         _check_calibration(out_dir, corpus)
+        if stage in CONTROLLED:  # the controller reads the paired video's streams, if any
+            dims = corpus.video_dims
+            model_cfg = replace(
+                model_cfg, semantic_dim=dims.get("semantic", 0), colour_dim=dims.get("colour", 0)
+            )
         train = [p for p in corpus["train"] for _ in range(opts.windows_per_piece)]
         trainer = Trainer(cfg, state_dir=out_dir / ".resume", progress=progress)
         torch.manual_seed(cfg.seed)

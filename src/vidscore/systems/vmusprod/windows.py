@@ -10,8 +10,9 @@ Every stage sees the same window of ``bars`` bars (bar indices counted inside th
 
 The decoder reads a BOS token then the target shifted by one; each input token carries its
 timing row (:data:`~.model.TIMING`: the curves of its beat, a 1 saying the curves are present,
-its progress through the piece). The window ends with bar tokens for any empty last bars, never
-with EOS: the caller knows how many bars to generate.
+its progress through the piece). A paired piece's video streams (semantic, colour) go to the
+controller beside the curves, zeroed with them in the null condition. The window ends with bar
+tokens for any empty last bars, never with EOS: the caller knows how many bars to generate.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Window:
     src_tokens: np.ndarray | None  # (S, 7)
     src_indices: np.ndarray | None
     curves: np.ndarray  # (beats, len(CURVES) + 1): the controller's stream (curves, present)
+    video: dict[str, np.ndarray] | None = None  # paired streams per beat (zeros when null)
 
 
 def crop_notes(notes: list[Note], lo: float, hi: float) -> list[Note]:
@@ -129,9 +131,12 @@ def make_window(
     cond = None if null else piece.cond
     timing = timing_rows(beats, cond, beats / max(1, piece.n_beats))
     curves = stream_rows(None if null else piece.cond[lo:hi], hi - lo)
+    video = None
+    if piece.video is not None:
+        video = {k: v[lo:hi] * (0.0 if null else 1.0) for k, v in piece.video.items()}
     return Window(
         inp, inp_idx, timing, toks,
-        None if src is None else src[0], None if src is None else src[1], curves,
+        None if src is None else src[0], None if src is None else src[1], curves, video,
     )  # fmt: skip
 
 
@@ -162,8 +167,11 @@ def batch_of(windows: list[Window], max_len: int) -> dict:
     }
     beats = max(len(w.curves) for w in windows)
     blen = torch.tensor([len(w.curves) for w in windows])
+    mask = torch.arange(beats)[None, :] >= blen[:, None]
     batch["streams"] = {"curves": padded([w.curves for w in windows], beats)}
-    batch["stream_masks"] = {"curves": torch.arange(beats)[None, :] >= blen[:, None]}
+    for name in windows[0].video or {}:
+        batch["streams"][name] = padded([w.video[name] for w in windows], beats)
+    batch["stream_masks"] = {name: mask for name in batch["streams"]}
     if windows[0].src_tokens is not None:
         slen = min(max_len, max(len(w.src_tokens) for w in windows))
         s_lengths = torch.tensor([min(len(w.src_tokens), slen) for w in windows])
