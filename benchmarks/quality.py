@@ -54,8 +54,10 @@ def main() -> None:
         "systems": {},
     }
     tables = []
-    for system, (real, fake, swapped) in results.items():
-        summary, shuffled, swapped_summary = summarize(real), summarize(fake), summarize(swapped)
+    for system, run in results.items():
+        real = run.real
+        summary, shuffled = summarize(real), summarize(run.shuffled)
+        swapped_summary = summarize(run.swapped)
         doc["systems"][system] = {
             "pieces": [p.__dict__ for p in real],
             "summary": summary,

@@ -77,6 +77,18 @@ def test_train_vmcp_command_on_clips(tmp_path):
     (tmp_path / "file").write_text("x")
     r = run_cli("train", "vmcp", "--data", data, "--out", tmp_path / "file")
     assert r.returncode == 2 and "not a folder" in r.stderr
+    # V-MusProd's outputs ranked by it, each clip's video among the five, via evaluate --system
+    r = run_cli("evaluate", "--system", "vmusprod", "--videos", data, "--vmcp", tmp_path / "w",
+                "-o", tmp_path / "r.json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    scores = json.loads((tmp_path / "r.json").read_text())["retrieval"]
+    assert set(scores) == {"composed"}  # no shuffled music without --dependence
+    vmcp, p_at = scores["composed"]["vmcp"], scores["composed"]["diffbgm_precision"]
+    assert vmcp["candidates"] == 5 and 1 <= vmcp["AR"] <= 5
+    assert p_at["P@5"] == 1.0 and p_at["mean_rank"] <= 5
+    assert "VMCP P@5" in r.stdout
+    r = run_cli("evaluate", data / "c0.mp4", "--vmcp", tmp_path / "w", "-o", tmp_path / "x.json")
+    assert r.returncode == 2 and "--vmcp need --system" in r.stderr
     weights = tmp_path / "w" / "vmcp.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b" ")
     with pytest.raises(ModelLoadError, match="sha256"):

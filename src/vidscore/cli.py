@@ -388,6 +388,10 @@ def evaluate(
     embedder: Annotated[
         str, typer.Option("--embedder", help="melstats, torchscript:PATH or clap:PATH.")
     ] = "melstats",
+    vmcp: Annotated[
+        Path | None,
+        typer.Option("--vmcp", help="With --system: a VMCP model folder (vidscore train vmcp)."),
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
 ) -> None:
     """Measure outputs with the four papers' metrics (or compose with --system, then measure)."""
@@ -397,8 +401,8 @@ def evaluate(
         raise UsageError("give outputs or --system with --videos, not both")
     if system is None and not outputs:
         raise UsageError("give outputs to evaluate, or --system NAME --videos DIR")
-    if system is None and (dependence or weights or param):
-        raise UsageError("--dependence, --weights and --param need --system")
+    if system is None and (dependence or weights or param or vmcp):
+        raise UsageError("--dependence, --weights, --param and --vmcp need --system")
     if system is not None and audio_reference is not None:
         raise UsageError("--audio-reference measures output files, not --system runs")
     with _progress() as bar:
@@ -420,6 +424,7 @@ def evaluate(
             audio_reference=audio_reference,
             embedder=embedder,
             report=report,
+            vmcp=vmcp,
             markdown_path=markdown_path,
             plot_path=plot_path,
             overwrite=overwrite,

@@ -7,7 +7,10 @@ density-motion correlation when the cues JSON and MIDI that ``compose`` writes s
 (``NAME.scored.mp4`` with ``NAME.mid`` and ``NAME.cues.json``, or the same stem). A reference
 folder of MIDI gives the real music's values. Video dependence: the same metrics for music
 composed from the clip's features shuffled in time, and from another clip's features; a system
-whose scores do not move ignores the video. The metrics themselves are pure functions in
+whose scores do not move ignores the video. With a VMCP model (``--vmcp DIR``, trained by
+``vidscore train vmcp``), a ``--system`` run also ranks each clip's video for its composed
+music: V-MusProd's VMCP and Diff-BGM's P@k (:mod:`vidscore.metrics.retrieval`), and the same
+for the music composed from shuffled features. The metrics themselves are pure functions in
 :mod:`vidscore.metrics`.
 """
 
@@ -145,14 +148,28 @@ def shuffled(features: VideoFeatures, seed: int = 0) -> VideoFeatures:
     return dataclasses.replace(features, series=series, cuts=cuts)
 
 
-def measure(features: VideoFeatures, soundtrack: Soundtrack, system: str) -> dict[str, float]:
-    """Metrics of a soundtrack against the real clip's features (rendered offline)."""
+def measure(
+    features: VideoFeatures, soundtrack: Soundtrack, system: str
+) -> tuple[dict[str, float], np.ndarray]:
+    """Metrics of a soundtrack against the real clip's features, and its audio (rendered
+    offline at SAMPLE_RATE)."""
     audio = render(soundtrack, duration=features.duration)
     cues = make_cues(features, soundtrack, system=system, controls=Controls())
     score: Score | None = soundtrack.score
     metrics = all_metrics(score) if score is not None else {}
     metrics.update(video_metrics(audio, SAMPLE_RATE, features, score, cues))
-    return metrics
+    return metrics, audio
+
+
+@dataclass
+class SystemRun:
+    """What :func:`evaluate_system` measured: per clip as composed, from shuffled and from
+    swapped features; VMCP and P@k by condition when a VMCP model was given."""
+
+    real: list[PieceReport]
+    shuffled: list[PieceReport]
+    swapped: list[PieceReport]
+    retrieval: dict[str, dict] | None = None
 
 
 def evaluate_system(
@@ -162,33 +179,76 @@ def evaluate_system(
     weights: str | os.PathLike | None = None,
     params: list[str] | dict[str, Any] | None = None,
     dependence: bool = False,
+    vmcp: str | os.PathLike | None = None,
     progress: Progress | None = None,
-) -> tuple[list[PieceReport], list[PieceReport], list[PieceReport]]:
+) -> SystemRun:
     """Compose each clip with ``system`` and measure it against the clip. With ``dependence``,
     also compose from the clip's features shuffled in time, and from the next clip's features
-    (swapped), each measured against the real clip."""
+    (swapped), each measured against the real clip. With ``vmcp`` (a folder ``vidscore train
+    vmcp`` wrote), rank every clip's video for its music (see the module docstring)."""
+    from vidscore.metrics import retrieval
+
     gen_params = parse_params(system_class(system).Params, params)
     impl = load_system(system, weights)
+    model = retrieval.load(vmcp) if vmcp is not None else None
     feats = []
     for v in videos:
         if progress is not None:
             progress(v.name)
         feats.append(analyze(v))
-    real: list[PieceReport] = []
-    shuffled_reports: list[PieceReport] = []
-    swapped_reports: list[PieceReport] = []
+    out = SystemRun([], [], [])
+    music: dict[str, list[np.ndarray]] = {"composed": [], "shuffled": []}
 
-    def run(f: VideoFeatures, target: VideoFeatures) -> dict[str, float]:
-        return measure(target, impl.compose(f, Controls(), gen_params), system)
+    def run(f: VideoFeatures, target: VideoFeatures, label: str) -> dict[str, float]:
+        metrics, audio = measure(target, impl.compose(f, Controls(), gen_params), system)
+        if model is not None and label in music:
+            y = resample(audio, SAMPLE_RATE, SR)
+            music[label].append(retrieval.music_segments(y, SR))
+        return metrics
 
     for i, (v, f) in enumerate(zip(videos, feats, strict=True)):
-        real.append(PieceReport(str(v), "composed", run(f, f)))
+        out.real.append(PieceReport(str(v), "composed", run(f, f, "composed")))
         if dependence:
-            shuffled_reports.append(PieceReport(str(v), "shuffled", run(shuffled(f), f)))
+            out.shuffled.append(PieceReport(str(v), "shuffled", run(shuffled(f), f, "shuffled")))
             if len(videos) > 1:
                 other = feats[(i + 1) % len(videos)]
-                swapped_reports.append(PieceReport(str(v), "swapped", run(other, f)))
-    return real, shuffled_reports, swapped_reports
+                out.swapped.append(PieceReport(str(v), "swapped", run(other, f, "swapped")))
+    if model is not None:
+        if len(videos) < 2:
+            raise UsageError("--vmcp ranks each clip among the others: give at least 2 clips")
+        v = retrieval.embed(model, [retrieval.video_segments(f) for f in feats], "video").numpy()
+        out.retrieval = {}
+        for label, segs in music.items():
+            if segs:
+                m = retrieval.embed(model, segs, "music").numpy()
+                out.retrieval[label] = {
+                    "vmcp": retrieval.vmcp(m, v),
+                    "diffbgm_precision": retrieval.precision_at_k(m, v),
+                }
+    return out
+
+
+def retrieval_table(scores: dict[str, dict]) -> str:
+    """VMCP and P@k per condition as Markdown."""
+    lines = ["", "| music | VMCP P@5 | P@10 | P@20 | AR | of | Diff-BGM P@1 | P@5 |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for label, r in scores.items():
+        v, p = r["vmcp"], r["diffbgm_precision"]
+        lines.append(
+            f"| {label} | {v['P@5']:.3f} | {v['P@10']:.3f} | {v['P@20']:.3f} | {v['AR']:.2f} "
+            f"| {v['candidates']} | {p['P@1']:.3f} | {p['P@5']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def resample(y: np.ndarray, rate: int, to: int) -> np.ndarray:
+    """``y`` at ``rate`` Hz resampled to ``to`` Hz (polyphase)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(rate, to)
+    return resample_poly(y, to // g, rate // g).astype(np.float32)
 
 
 def vmcp_pairs(folder: str | os.PathLike, progress: Progress | None = None):
@@ -304,6 +364,7 @@ def evaluate(
     audio_reference: Path | None,
     embedder: str,
     report: Path,
+    vmcp: Path | None = None,
     markdown_path: Path | None,
     plot_path: Path | None,
     overwrite: bool,
@@ -322,17 +383,21 @@ def evaluate(
     with claim(targets):  # a second run to the same report stops here
         shuffled_reports: list[PieceReport] = []
         swapped_reports: list[PieceReport] = []
+        retrieval_scores = None
         if system is not None:
             if not videos:
                 raise UsageError("--system needs --videos")
-            pieces, shuffled_reports, swapped_reports = evaluate_system(
+            run = evaluate_system(
                 system,
                 videos,
                 weights=weights,
                 params=params,
                 dependence=dependence,
+                vmcp=vmcp,
                 progress=progress,
             )
+            pieces, shuffled_reports, swapped_reports = run.real, run.shuffled, run.swapped
+            retrieval_scores = run.retrieval
         else:
             pieces = evaluate_files(outputs, videos=videos or None, progress=progress)
         ref = reference_values(reference, reference_limit) if reference else None
@@ -356,10 +421,13 @@ def evaluate(
             "shuffled_video": shuffled_summary,
             "swapped_video": swapped_summary,
             "audio_quality": quality,
+            "retrieval": retrieval_scores,
         }
         with atomic_path(report, overwrite=overwrite) as tmp:
             tmp.write_text(json.dumps(doc, indent=1, default=float))
         table = markdown(summary, ref, shuffled_summary, swapped_summary)
+        if retrieval_scores:
+            table += retrieval_table(retrieval_scores)
         if markdown_path is not None:
             with atomic_path(markdown_path, overwrite=overwrite) as tmp:
                 tmp.write_text(table)
