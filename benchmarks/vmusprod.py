@@ -19,7 +19,9 @@ its curves steer it.
    ``vidscore train vmusprod --stage direct|music`` on the same data): the paper's Table 2
    ablation on the SymMV validation split: every note straight from the controller ("direct",
    the paper's Video2music), chords then every note ("music", Video2chord2music), and the full
-   chain, each with the metrics of 1 and the steering of 3.
+   chain, each with the metrics of 1 and the steering of 3. When DIR also holds the three
+   chain stages (trained for as many epochs), those make the "full" row and the chord stage of
+   "music", so every row had the same training; else the shipped stages stand in.
 
 Every piece's curves are ranked by the weights' own calibration (the training music's), as they
 were at training.
@@ -261,8 +263,13 @@ def markdown(doc: dict) -> str:
             "|---|" + "---|" * (len(COLUMNS) + 4),
             "| real | " + " | ".join(str(c["metrics"]["real"][k]) for k in COLUMNS) + " | | | | |",
         ]
-        names = {"direct": "direct (Video2music)", "music": "chords -> music (Video2chord2music)",
-                 "full": "full V-MusProd"}  # fmt: skip
+        ep = doc["ablation"]["epochs"]
+        names = {
+            "direct": f"direct (Video2music), {ep['direct']} epochs",
+            "music": f"chords -> music (Video2chord2music), {ep['chord']} + {ep['music']} epochs",
+            "full": f"full V-MusProd, {ep['chord']} + {ep['melody']} + {ep['accompaniment']} "
+            "epochs",
+        }
         for v, label in names.items():
             t = doc["ablation"][v]
             a = t["adherence"]
@@ -285,14 +292,15 @@ def main() -> None:
 
     from vidscore.curves.contract import Calibration
     from vidscore.modules.checkpoint import read_manifest
-    from vidscore.systems.vmusprod.model import ABLATIONS
+    from vidscore.systems.vmusprod.model import ABLATIONS, STAGES
     from vidscore.systems.vmusprod.system import VMusProdSystem, load_stages
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     system = VMusProdSystem.load(args.weights)
     folder = VMusProdSystem.weights_folder(args.weights)
-    calibration = read_manifest(folder, system="vmusprod")["calibration"]
+    manifest = read_manifest(folder, system="vmusprod")
+    calibration = manifest["calibration"]
     ranks = Calibration.from_dict(calibration)
     val = held_out(SYMMV, "val", args.pieces, args.bars, ranks)
     doc = {
@@ -305,11 +313,19 @@ def main() -> None:
     if args.ablation is not None:
         if read_manifest(args.ablation, system="vmusprod")["calibration"] != calibration:
             sys.exit(f"{args.ablation}: trained on other data than {folder} (calibration differs)")
-        models = {**system.models, **load_stages(args.ablation, ABLATIONS)}
+        own = tuple(s for s in STAGES if (args.ablation / f"{s}.safetensors").is_file())
+        models = {**system.models, **load_stages(args.ablation, ABLATIONS + own)}
         doc["ablation"] = {
             v: corpus_table(models, val, args.bars, variant=v) for v in ("direct", "music")
         }
-        doc["ablation"]["full"] = doc["corpus"]
+        doc["ablation"]["full"] = (
+            corpus_table(models, val, args.bars) if own == STAGES else doc["corpus"]
+        )
+        trained = read_manifest(args.ablation, system="vmusprod")["stages"]
+        doc["ablation"]["epochs"] = {
+            s: (trained if s in ABLATIONS + own else manifest["stages"])[s]["train"]["epochs"]
+            for s in STAGES + ABLATIONS
+        }
     doc["clips"] = clip_table(system)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
