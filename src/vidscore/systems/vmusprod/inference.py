@@ -14,7 +14,8 @@ before the end of the last, with those bars given as the prompt (the sliding-win
   vidscore system keeps);
 * chord, last bar (of two or more): the tonic of the mode the chords so far read as, at
   position 0 and held to the end, so the piece ends resolved (the shared arrangement's rule);
-  unless that bar opens on a cut right after the tonic, where the cut's change comes first;
+  unless that bar opens on a cut right after the tonic, where the cut's change comes first
+  (``Sampling.resolve_end``; off to write a piece's opening bars, as the benchmark compares);
 * melody: one note per position (a melody is monophonic), each cut where the next one starts;
 * accompaniment: up to ``max_voices`` distinct pitches per position (one more for the
   ablations that write every note, melody included);
@@ -71,6 +72,7 @@ class Sampling:
     window: int = 8  # bars the model sees at once
     context: int = 4  # bars carried into the next window
     max_voices: int = 6
+    resolve_end: bool = True  # the last bar holds the tonic (off for excerpts of openings)
 
 
 @dataclass
@@ -123,8 +125,11 @@ class BarLayout:
 class _Grammar:
     """What may come next in one stage's token stream (see the module docstring)."""
 
-    def __init__(self, stage: str, layout: BarLayout, first_bar: int, max_voices: int) -> None:
+    def __init__(
+        self, stage: str, layout: BarLayout, first_bar: int, max_voices: int, resolve_end: bool
+    ) -> None:
         self.stage, self.layout, self.first_bar = stage, layout, first_bar
+        self.resolve_end = resolve_end
         self.max_voices = max_voices + (stage in ("music", "direct"))
         self.bar = -1  # window-relative bar of the last bar token
         self.pos = -1  # 16th of the last position token in the bar (-1: none yet)
@@ -183,7 +188,7 @@ class _Grammar:
                 self.chord_in_bar = False
                 a, last = self.absolute(), self.layout.n_bars - 1
                 self.resolve = (
-                    self.stage == "chord" and last > 0 and a == last
+                    self.resolve_end and self.stage == "chord" and last > 0 and a == last
                     and not (self.layout.anchors[a] and self.prev_chord == self.tonic())
                 )  # fmt: skip
             else:
@@ -291,7 +296,7 @@ class StageSampler:
                 src = tokens_of(crop_notes(s_notes, lo, hi), crop_chords(s_chords, lo, hi), bars,
                                 layout.tempo)  # fmt: skip
             extra, memory = self._context(first, bars, cond, src, video)
-            grammar = _Grammar(self.stage, layout, first, s.max_voices)
+            grammar = _Grammar(self.stage, layout, first, s.max_voices, s.resolve_end)
             grammar.written = chords
             toks: list[list[int]] = [[0] * WIDTH]
             idx: list[list[int]] = [[0, 0, tc]]
