@@ -322,7 +322,8 @@ def main() -> None:
         ),
     }
     if args.ablation is not None:
-        if read_manifest(args.ablation, system="vmusprod")["calibration"] != calibration:
+        ablation = read_manifest(args.ablation, system="vmusprod")
+        if ablation["calibration"] != calibration:
             sys.exit(f"{args.ablation}: trained on other data than {folder} (calibration differs)")
         own = tuple(s for s in STAGES if (args.ablation / f"{s}.safetensors").is_file())
         models = {**system.models, **load_stages(args.ablation, ABLATIONS + own)}
@@ -332,9 +333,8 @@ def main() -> None:
         doc["ablation"]["full"] = (
             corpus_table(models, val, args.bars) if own == STAGES else doc["corpus"]
         )
-        trained = read_manifest(args.ablation, system="vmusprod")["stages"]
         doc["ablation"]["epochs"] = {
-            s: (trained if s in ABLATIONS + own else manifest["stages"])[s]["train"]["epochs"]
+            s: (ablation if s in ABLATIONS + own else manifest)["stages"][s]["train"]["epochs"]
             for s in STAGES + ABLATIONS
         }
     doc["clips"] = clip_table(system)

@@ -357,13 +357,19 @@ class Corpus:
         return {k: int(v.shape[1]) for k, v in first.items()} if first else {}
 
 
-def paired_streams(piece: Piece, features: VideoFeatures) -> dict[str, np.ndarray]:
-    """The clip's :data:`VIDEO_STREAMS` per beat of ``piece`` (means over each beat's seconds)."""
-    starts, ends = piece.beat_seconds[:-1], piece.beat_seconds[1:]
-    return {
-        stream: span_means(features[series], starts, ends, features.duration).astype(np.float32)
-        for stream, series in VIDEO_STREAMS.items()
-    }
+def video_per_beat(
+    features: VideoFeatures,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    streams: tuple[str, ...] = tuple(VIDEO_STREAMS),
+) -> dict[str, np.ndarray]:
+    """The clip's video ``streams`` (names of :data:`VIDEO_STREAMS`) per beat: the means over
+    each beat's seconds ``[starts, ends)``; training pieces and compose read them the same way."""
+    out = {}
+    for name in streams:
+        series = features[VIDEO_STREAMS[name]]
+        out[name] = span_means(series, starts, ends, features.duration).astype(np.float32)
+    return out
 
 
 def attach_video(pieces: list[Piece], data: Path) -> list[Piece]:
@@ -379,7 +385,7 @@ def attach_video(pieces: list[Piece], data: Path) -> list[Piece]:
         missing = [s for s in VIDEO_STREAMS.values() if s not in features.series]
         if missing:
             raise InputError(f"{path}: no {', '.join(missing)} series (re-run vidscore analyze)")
-        p.video = paired_streams(p, features)
+        p.video = video_per_beat(features, p.beat_seconds[:-1], p.beat_seconds[1:])
         out.append(p)
     if not out:
         raise InputError(f"{data / 'features'}: no features file matches a piece of {data}")

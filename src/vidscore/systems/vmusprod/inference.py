@@ -42,7 +42,12 @@ from vidscore.music.key import mode_of
 from vidscore.music.score import Note
 from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM, STEPS_PER_BEAT, bin_velocity
 from vidscore.music.tokens import tempo_class as tempo_class_of
-from vidscore.systems.vmusprod.model import CONTROLLED, ChordTransformer, PartTransformer
+from vidscore.systems.vmusprod.model import (
+    ABLATIONS,
+    CONTROLLED,
+    ChordTransformer,
+    PartTransformer,
+)
 from vidscore.systems.vmusprod.windows import (
     WIDTH,
     crop_chords,
@@ -126,17 +131,18 @@ class _Grammar:
     """What may come next in one stage's token stream (see the module docstring)."""
 
     def __init__(
-        self, stage: str, layout: BarLayout, first_bar: int, max_voices: int, resolve_end: bool
-    ) -> None:
+        self, stage: str, layout: BarLayout, first_bar: int, s: Sampling,
+        written: list[tuple[float, Chord]],
+    ) -> None:  # fmt: skip
         self.stage, self.layout, self.first_bar = stage, layout, first_bar
-        self.resolve_end = resolve_end
-        self.max_voices = max_voices + (stage in ("music", "direct"))
+        self.resolve_end = s.resolve_end
+        self.max_voices = s.max_voices + (stage in ABLATIONS)  # the ablations carry the melody
         self.bar = -1  # window-relative bar of the last bar token
         self.pos = -1  # 16th of the last position token in the bar (-1: none yet)
         self.last_type = 0
         self.pitches: set[int] = set()  # pitches at the current position
         self.prev_chord: tuple[int, int] | None = None
-        self.written: list[tuple[float, Chord]] = []  # the chords so far (the sampler's list)
+        self.written = written  # the chords so far (the sampler's list, growing)
         self.chord_in_bar = False
         self.resolve = False  # in the chord stage's last bar, which holds the tonic
 
@@ -279,7 +285,7 @@ class StageSampler:
         cond = layout.model_cond()
         video = {}
         if self.stage in CONTROLLED:
-            wanted = [k for k in self.model.controller.streams if k != "curves"]
+            wanted = list(self.model.cfg.video_dims)
             if set(wanted) - set(layout.video):
                 raise ValueError(f"these weights read paired video streams: {', '.join(wanted)}")
             video = {k: v for k, v in layout.model_video().items() if k in wanted}
@@ -296,8 +302,7 @@ class StageSampler:
                 src = tokens_of(crop_notes(s_notes, lo, hi), crop_chords(s_chords, lo, hi), bars,
                                 layout.tempo)  # fmt: skip
             extra, memory = self._context(first, bars, cond, src, video)
-            grammar = _Grammar(self.stage, layout, first, s.max_voices, s.resolve_end)
-            grammar.written = chords
+            grammar = _Grammar(self.stage, layout, first, s, chords)
             toks: list[list[int]] = [[0] * WIDTH]
             idx: list[list[int]] = [[0, 0, tc]]
             if done:  # the prompt: the last bars the previous window wrote, then a bar line

@@ -110,6 +110,12 @@ class VMPConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def video_dims(self) -> dict[str, int]:
+        """The paired video streams the controller reads, with their sizes (none: unpaired)."""
+        dims = {"semantic": self.semantic_dim, "colour": self.colour_dim}
+        return {k: d for k, d in dims.items() if d}
+
 
 class CPEmbedding(nn.Module):
     """Tokens ``(B, L, 7)`` and indices ``(B, L, 3)`` (bar, beat, tempo class) -> ``(B, L, d)``."""
@@ -177,9 +183,9 @@ class Controller(nn.Module):
     def __init__(self, cfg: VMPConfig) -> None:
         super().__init__()
         d, h, ff, p = cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout
-        dims = {"curves": STREAM, "semantic": cfg.semantic_dim, "colour": cfg.colour_dim}
+        dims = {"curves": STREAM, **cfg.video_dims}
         self.streams = nn.ModuleDict(
-            {k: FeatureEncoder(dim, d, h, 1, ff, p) for k, dim in dims.items() if dim > 0}
+            {k: FeatureEncoder(dim, d, h, 1, ff, p) for k, dim in dims.items()}
         )
         self.modality = nn.Embedding(len(self.streams), d)
         layer = nn.TransformerEncoderLayer(d, h, ff, p, batch_first=True, norm_first=True)

@@ -25,9 +25,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from vidscore.curves.video import span_means
 from vidscore.errors import UsageError
 from vidscore.music.chords import ChordSpan
 from vidscore.music.key import Key, denormalizing_shift, mode_of
@@ -91,7 +88,7 @@ def bar_layout(
 ) -> BarLayout:
     """The time plan's bars (downbeat to downbeat) with the clip's curves per beat, and the
     paired video ``streams`` (name -> size) that weights trained on paired video read."""
-    from vidscore.systems.vmusprod.data import VIDEO_STREAMS
+    from vidscore.systems.vmusprod.data import VIDEO_STREAMS, video_per_beat
     from vidscore.systems.vmusprod.inference import BarLayout
 
     lengths: list[int] = []
@@ -103,7 +100,6 @@ def bar_layout(
         lengths[-1] += slot.beats
     video = {}
     if streams:
-        starts, ends = beat_spans(piece.slots)
         for name, size in streams.items():
             series = features[VIDEO_STREAMS[name]]
             got = series.values.shape[1] if series.values.ndim == 2 else 1
@@ -112,7 +108,7 @@ def bar_layout(
                     f"these weights read a {size}-value {series.name} per second and this "
                     f"clip's has {got}: analyse it the way the training videos were"
                 )
-            video[name] = span_means(series, starts, ends, features.duration).astype(np.float32)
+        video = video_per_beat(features, *beat_spans(piece.slots), tuple(streams))
     return BarLayout(lengths, anchors, piece.curves.values, piece.plan.tempo_bpm, video)
 
 
@@ -126,11 +122,8 @@ class VMusProdSystem(System):
 
     def __init__(self, models: dict) -> None:
         self.models = models
-        cfg = models["chord"].cfg
         #: the paired video streams the controller reads (weights trained on paired video)
-        self.streams = {
-            k: d for k, d in (("semantic", cfg.semantic_dim), ("colour", cfg.colour_dim)) if d
-        }
+        self.streams = models["chord"].cfg.video_dims
 
     @classmethod
     def feature_needs(cls, weights: str | os.PathLike | None = None) -> FeatureNeeds:
@@ -138,10 +131,11 @@ class VMusProdSystem(System):
         paired video (read from the folder's manifest)."""
         from vidscore.modules.checkpoint import read_manifest
         from vidscore.systems.vmusprod.data import VIDEO_STREAMS
+        from vidscore.systems.vmusprod.model import VMPConfig
 
         manifest = read_manifest(cls.weights_folder(weights), system="vmusprod")
         cfg = manifest.get("stages", {}).get("chord", {}).get("config", {})
-        if cfg.get("semantic_dim") or cfg.get("colour_dim"):
+        if cfg and VMPConfig(**cfg).video_dims:
             return FeatureNeeds(cls.needs.series | set(VIDEO_STREAMS.values()))
         return cls.needs
 
