@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import CLIPS, tone_spool
 from vidscore.music.chords import Chord, parse_harte
 from vidscore.music.midi import write_midi
-from vidscore.render.synth import SAMPLE_RATE, finish, render_midi
+from vidscore.render.synth import SAMPLE_RATE, fade_seconds, finish, render_midi
 from vidscore.soundtrack import Timeline
 from vidscore.systems.common.arrange import PRESETS, arrange, upper_voicing
 from vidscore.systems.common.timeplan import plan
@@ -130,6 +130,43 @@ def test_arrangement_follows_density_and_resolves(preset):
     assert np.mean([n.velocity for n in loud.notes()]) > np.mean(
         [n.velocity for n in sparse.notes()]
     )
+
+
+def test_the_ending_and_the_entry_follow_the_picture():
+    # the last slot is the tonic either way; calm there, it rings held past the clip's end;
+    # busy there, it keeps moving like the slots before it. The first slot is as loud as the
+    # picture asks (no velocity fade-in written into the score).
+    slots = plan(8.0, [], 120).slots
+    chords = [parse_harte(x) for x in ["C", "A:min", "F", "G"] * 2][: len(slots)]
+
+    def with_last(level: float):
+        density = np.full(len(slots), 1.2)
+        density[-1] = level
+        return arrange(slots, chords, density=density, loudness=np.full(len(slots), 0.6),
+                       preset="band", tonic=Chord(0, "maj"))  # fmt: skip
+
+    calm, busy = with_last(0.0), with_last(1.2)
+    start = calm.chords[-1].start
+    for score in (calm, busy):
+        assert score.chords[-1].chord == Chord(0, "maj")
+    held = [n for n in calm.track("piano").notes if n.start >= start]
+    assert held and min(n.end for n in held) > calm.chords[-1].end  # rings past the last slot
+    assert not [n for n in calm.track("drums").notes if n.start >= start]
+    moving = [n for n in busy.track("piano").notes if n.start >= start]
+    assert len({n.start for n in moving}) > 4 and busy.track("drums").notes[-1].start >= start
+    first = [n.velocity for n in busy.track("piano").notes if n.start < busy.chords[1].start]
+    middle = [n.velocity for n in busy.track("piano").notes
+              if busy.chords[2].start <= n.start < busy.chords[3].start]  # fmt: skip
+    assert max(first) >= max(middle) - 8  # the downbeat accent, no fade
+
+
+def test_fades_scale_with_the_clip():
+    assert fade_seconds(60.0) == (0.5, 2.0)
+    fade_in, fade_out = fade_seconds(4.0)
+    assert fade_in <= 0.2 and fade_out <= 0.5  # a 4 s clip is not half fade
+    y = finish(np.ones(4 * SAMPLE_RATE, dtype=np.float32), sample_rate=SAMPLE_RATE, duration=4.0)
+    assert y[int(3.4 * SAMPLE_RATE)] == pytest.approx(y.max())  # full level 0.6 s from the end
+    assert y[-1] < 0.01
 
 
 def test_synth_renders_sound(tmp_path):

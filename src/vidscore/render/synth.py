@@ -194,6 +194,18 @@ def _fade(block: np.ndarray, offset: int, n: int, fade_in: int, fade_out: int) -
     return block * (g[:, None] if block.ndim == 2 else g)
 
 
+def fade_seconds(duration: float) -> tuple[float, float]:
+    """Fade-in and fade-out lengths for a piece of ``duration`` seconds: 0.5 s in and 2 s out
+    on a long clip, a 20th and an 8th of the clip on a short one, so a 4 s clip is not half
+    fade (the music follows the picture to its last second)."""
+    return min(0.5, duration / 20), min(2.0, duration / 8)
+
+
+def _fades(duration: float, fade_in: float | None, fade_out: float | None) -> tuple[float, float]:
+    auto_in, auto_out = fade_seconds(duration)
+    return (auto_in if fade_in is None else fade_in), (auto_out if fade_out is None else fade_out)
+
+
 def _faded_blocks(raw: Spool, n: int, fi: int, fo: int) -> Iterator[np.ndarray]:
     offset = 0
     for b in raw.blocks(n):
@@ -206,13 +218,14 @@ def finish_spool(
     dest: str | os.PathLike,
     *,
     duration: float,
-    fade_in: float = 0.5,
-    fade_out: float = 2.0,
+    fade_in: float | None = None,
+    fade_out: float | None = None,
     peak_db: float = -1.0,
 ) -> Spool:
     """:func:`finish` for a spooled render: exactly ``duration`` seconds into ``dest``, read
     twice in blocks (the peak after the fades, then the scaled copy)."""
     n = round(duration * raw.rate)
+    fade_in, fade_out = _fades(duration, fade_in, fade_out)
     fi, fo = min(n, int(fade_in * raw.rate)), min(n, int(fade_out * raw.rate))
     peak = max(
         (float(np.abs(b).max()) for b in _faded_blocks(raw, n, fi, fo) if len(b)), default=0.0
@@ -229,12 +242,14 @@ def finish(
     *,
     sample_rate: int,
     duration: float,
-    fade_in: float = 0.5,
-    fade_out: float = 2.0,
+    fade_in: float | None = None,
+    fade_out: float | None = None,
     peak_db: float = -1.0,
 ) -> np.ndarray:
-    """Exactly ``duration`` seconds, faded in and out, peak-normalised to ``peak_db`` dBFS."""
+    """Exactly ``duration`` seconds, faded in and out (by default :func:`fade_seconds`),
+    peak-normalised to ``peak_db`` dBFS."""
     n = round(duration * sample_rate)
+    fade_in, fade_out = _fades(duration, fade_in, fade_out)
     y = np.zeros(n, dtype=np.float32)
     m = min(n, len(audio))
     y[:m] = audio[:m]

@@ -10,8 +10,10 @@
 * Presets by emotion (``--instruments`` overrides): ``piano``; ``strings`` (piano + string pad +
   bass); ``band`` (piano + bass + drums) for exciting and tense.
 * The tempo map follows the slots (each slot's own tempo), so bar lines, chord changes and drum
-  downbeats land on the cuts. The first bar fades in, the last chord resolves to the tonic and
-  rings.
+  downbeats land on the cuts. The first slot enters at the picture's own intensity (the render's
+  short fade-in only avoids a click). The last chord resolves to the tonic; it rings held where
+  the picture is calm (density level 0) and keeps the slot's pattern where it is busy, so the
+  ending follows the picture like every other slot.
 """
 
 from __future__ import annotations
@@ -191,23 +193,22 @@ def arrange(
         if slot.downbeat:
             bar_beat = 0
         level = density_level(float(density[i]))
-        fade = min(1.0, 0.5 + 0.5 * i / 2) if i < 2 else 1.0
-        vel = int(velocity(float(loudness[i]), slot.downbeat) * fade)
-        last = i == len(slots) - 1
+        vel = velocity(float(loudness[i]), slot.downbeat)
+        ring = i == len(slots) - 1 and level == 0
         if chord.root is not None:
             voice = upper_voicing(chord, previous)
             previous = voice
             bass_pc = chord.root if chord.bass is None else chord.bass
             bass_pitch = 36 + (bass_pc - 36) % 12
-            if last:  # ring out
-                ring = slot.beats + 2
+            if ring:  # a calm ending: the tonic held into the fade
+                held = slot.beats + 2
                 if "piano" in tracks:
-                    tracks["piano"].notes += [Note(beat, beat + ring, p, vel) for p in voice]
+                    tracks["piano"].notes += [Note(beat, beat + held, p, vel) for p in voice]
                 if "bass" in tracks:
-                    tracks["bass"].notes.append(Note(beat, beat + ring, bass_pitch, vel))
+                    tracks["bass"].notes.append(Note(beat, beat + held, bass_pitch, vel))
                 if "strings" in tracks:
                     tracks["strings"].notes += [
-                        Note(beat, beat + ring, p - 12, vel - 15) for p in voice
+                        Note(beat, beat + held, p - 12, vel - 15) for p in voice
                     ]
             else:
                 if "piano" in tracks:
@@ -227,7 +228,7 @@ def arrange(
                     ]
                 if "bass" in tracks:
                     tracks["bass"].notes += _bass(beat, slot.beats, bass_pitch, level, vel)
-        if "drums" in tracks and not last:
+        if "drums" in tracks and not ring:
             tracks["drums"].notes += _drums(beat, slot.beats, bar_beat, level, vel, slot.at_cut)
         spans.append(ChordSpan(beat, beat + slot.beats, chord))
         beat += slot.beats

@@ -53,6 +53,7 @@ class Video2MusicTraining:
     gru_epochs: int = 30
     gru_lr: float = 2e-3
     max_len: int = 300
+    gru_window: int = 64  # the biGRU trains on excerpts of 8 to this many steps
     lam: float = 0.4  # affective loss: lambda * CE + (1 - lambda) * BCE
     cond_drop: float = 0.2  # share of pieces trained on the null condition (classifier-free)
     limit: int = 0  # use only the first N pieces (smoke runs)
@@ -60,8 +61,8 @@ class Video2MusicTraining:
     def __post_init__(self) -> None:
         if not 0 <= self.cond_drop < 1:
             raise ValueError(f"cond_drop {self.cond_drop}: must be 0 to below 1")
-        if self.gru_epochs < 1 or self.gru_lr <= 0 or self.max_len < 8:
-            raise ValueError("gru_epochs >= 1, gru_lr > 0 and max_len >= 8")
+        if self.gru_epochs < 1 or self.gru_lr <= 0 or min(self.max_len, self.gru_window) < 8:
+            raise ValueError("gru_epochs >= 1, gru_lr > 0, max_len and gru_window >= 8")
         if not 0 <= self.lam <= 1:
             raise ValueError(f"lam {self.lam}: must be 0 to 1")
 
@@ -119,12 +120,18 @@ def collate(
 
 
 def gru_batch(seqs: list[ChordSequence], max_len: int, rng: random.Random, train: bool):
-    """``(rows (B, L, D), mask (B, L) True at padding, targets (B, L, 2))`` for the biGRU."""
+    """``(rows (B, L, D), mask (B, L) True at padding, targets (B, L, 2))`` for the biGRU.
+
+    Training batches are windows of one length drawn from 8 to ``max_len`` steps, each at a
+    random place in its song: a clip is an excerpt, and on whole songs the bidirectional GRU
+    learnt POP909's form instead (quiet intro and outro: fed the same curves at every step of
+    a 10-step clip, its loudness fell by up to 0.1 towards the clip's end)."""
     crops = []
+    size = rng.randint(min(8, max_len), max_len) if train else max_len
     for s in seqs:
         n = len(s.chords)
-        a = rng.randrange(0, n - max_len + 1) if train and n > max_len else 0
-        crops.append((s, a, min(n, a + max_len)))
+        a = rng.randrange(0, n - size + 1) if train and n > size else 0
+        crops.append((s, a, min(n, a + size)))
     length = max(e - a for _, a, e in crops)
     rows = torch.zeros((len(seqs), length, seqs[0].cond.shape[1]))
     mask = torch.ones((len(seqs), length), dtype=torch.bool)
@@ -172,7 +179,7 @@ def train_gru(
     return trainer.fit(
         DescriptorGRU(in_dim),
         train,
-        lambda items, rng: gru_batch(items, opts.max_len, rng, True),
+        lambda items, rng: gru_batch(items, opts.gru_window, rng, True),
         loss_fn,
         name="bigru",
     )
