@@ -49,7 +49,7 @@ from analyze import RESULTS, SHARED, SOURCES, montages
 SYMMV = SHARED.parent / "data" / "SymMV-train"
 POP909 = SHARED.parent / "data" / "POP909"
 COLUMNS = ("SC", "PE", "PCE", "EBR", "GS", "IOI")
-C_MAJOR = {0, 2, 4, 5, 7, 9, 11}  # C major = A natural minor: the normalised key's scale
+C_MAJOR = frozenset({0, 2, 4, 5, 7, 9, 11})  # C major = A minor: the normalised key's scale
 GUIDANCE = 2.0  # the classifier-free guidance scale scored beside plain conditioning
 
 
@@ -113,14 +113,14 @@ def steps(raw: np.ndarray) -> np.ndarray:
 
 def generate(
     models: dict, piece, bars: int, seed: int, cond: np.ndarray | None, guidance: float = 1.0,
-    variant: str = "full", ending: bool = False,
+    variant: str = "full", ending: bool = False, sampling: dict | None = None,
 ):  # fmt: skip
     """The excerpt as ``variant`` writes it from ``cond``. The real excerpts are a piece's
     opening bars, so by default the last bar is not made to hold the tonic (``ending``)."""
     from vidscore.systems.vmusprod.inference import BarLayout, Sampling, write_parts
 
     layout = BarLayout([4] * bars, [False] * bars, cond, piece.tempo)
-    s = Sampling(guidance=guidance, resolve_end=ending)
+    s = Sampling(**{**(sampling or {}), "guidance": guidance, "resolve_end": ending})
     return write_parts(models, layout, s, seed, variant)
 
 
@@ -139,8 +139,11 @@ def held_out(data: Path, split: str, pieces: int, bars: int, calibration) -> lis
 
 def corpus_table(
     models: dict, val: list, bars: int, guided: bool = False, variant: str = "full",
-    ending: bool = False,
+    ending: bool = False, sampling: dict | None = None, steering: bool = True,
 ) -> dict:  # fmt: skip
+    """The metrics of ``val``'s first ``bars`` bars, real and as ``variant`` writes them from
+    their curves (``sampling``: Sampling fields other than the defaults); with ``steering``, the
+    adherence to real and shuffled curves too."""
     from vidscore.curves.contract import CURVES
     from vidscore.curves.music import raw_curves
     from vidscore.music.score import Track
@@ -156,11 +159,15 @@ def corpus_table(
         rows["real"].append(metrics(in_beats([Track("melody", mel), Track("accomp", acc)])))
         stats["real"].append(part_stats(mel, acc, crop_chords(p.chords, 0, hi)))
         asked = p.cond[:hi]
-        fed_with = [("real", p, 1.0), ("shuffled", shuffled_piece(p, k), 1.0)]
+        fed_with = [("real", p, 1.0)]
+        if steering:
+            fed_with.append(("shuffled", shuffled_piece(p, k), 1.0))
         if guided:
             fed_with.append((f"guidance {GUIDANCE}", p, GUIDANCE))
         for label, fed, g in fed_with:
-            chords, melody, accomp = generate(models, p, bars, k, fed.cond[:hi], g, variant, ending)
+            chords, melody, accomp = generate(
+                models, p, bars, k, fed.cond[:hi], g, variant, ending, sampling
+            )
             score = in_beats([Track("melody", melody), Track("accomp", accomp)])
             if label == "real":
                 rows["generated"].append(metrics(score))
@@ -188,7 +195,6 @@ def corpus_table(
 
 def clip_table(system) -> dict:
     from vidscore.features.analyze import AnalysisConfig, analyze
-    from vidscore.metrics.symbolic import MAJOR, MINOR
     from vidscore.music.key import Key
     from vidscore.music.score import Track
     from vidscore.types import Controls
@@ -202,9 +208,7 @@ def clip_table(system) -> dict:
             tracks = {t.name: t.notes for t in st.score.tracks}
             score = in_beats([Track(n, v) for n, v in tracks.items()])
             row = metrics(score)
-            key = Key.parse(st.key)
-            steps_ = MAJOR if key.mode == "major" else MINOR
-            scale = {(key.tonic + i) % 12 for i in steps_}
+            scale = Key.parse(st.key).pitch_classes
             row.update(
                 part_stats(tracks["melody"], tracks["accompaniment"], st.score.chords, scale)
             )

@@ -39,6 +39,9 @@ def test_key_detection_and_normalisation():
     shifted = transpose_notes(notes, normalizing_shift(detect_key(notes)))
     assert detect_key(shifted) == Key(0, "major")
     assert Key.parse("Gb:maj") == Key(6) and Key.parse("E- major") == Key(3)
+    # the scale a key's notes are counted in (relative keys share one)
+    assert Key.parse("A minor").pitch_classes == Key(0).pitch_classes == {0, 2, 4, 5, 7, 9, 11}
+    assert 6 in Key.parse("D major").pitch_classes and 6 not in Key(0).pitch_classes
 
 
 def test_grid_offset_finds_the_phase():

@@ -26,10 +26,8 @@ import math
 
 import numpy as np
 
+from vidscore.music.key import MAJOR_SCALE, MINOR_SCALE
 from vidscore.music.score import Note, Score
-
-MAJOR = (0, 2, 4, 5, 7, 9, 11)
-MINOR = (0, 2, 3, 5, 7, 8, 10)
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -51,7 +49,7 @@ def scale_consistency(score: Score) -> float:
     pcs = np.bincount([n.pitch % 12 for n in notes], minlength=12)
     best = 0
     for root in range(12):
-        for scale in (MAJOR, MINOR):
+        for scale in (MAJOR_SCALE, MINOR_SCALE):
             best = max(best, int(sum(pcs[(root + s) % 12] for s in scale)))
     return best / len(notes)
 

@@ -20,6 +20,9 @@ import numpy as np
 from vidscore.music.chords import PITCH_NAMES, Chord, pitch_class
 from vidscore.music.score import Note
 
+#: Scale steps above the tonic: major and natural minor.
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 #: Key profiles (major, minor), C first: Krumhansl & Kessler 1982; Aarden 2003 / Essen corpus.
@@ -71,6 +74,12 @@ class Key:
 
     def __str__(self) -> str:
         return f"{PITCH_NAMES[self.tonic]} {self.mode}"
+
+    @property
+    def pitch_classes(self) -> frozenset[int]:
+        """The key's scale (natural minor for minor keys)."""
+        steps = MAJOR_SCALE if self.mode == "major" else MINOR_SCALE
+        return frozenset((self.tonic + s) % 12 for s in steps)
 
     def harte(self) -> str:
         return f"{PITCH_NAMES[self.tonic]}:{'maj' if self.mode == 'major' else 'min'}"
