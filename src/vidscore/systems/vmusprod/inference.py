@@ -48,6 +48,7 @@ from vidscore.systems.vmusprod.model import (
     ChordTransformer,
     PartTransformer,
 )
+from vidscore.systems.vmusprod.sampling import Sampling
 from vidscore.systems.vmusprod.windows import (
     WIDTH,
     crop_chords,
@@ -67,17 +68,6 @@ VARIANTS = {
     "music": ("chord", "music"),
     "direct": ("direct",),
 }
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0
-    top_p: float = 0.9
-    guidance: float = 1.0
-    window: int = 8  # bars the model sees at once
-    context: int = 4  # bars carried into the next window
-    max_voices: int = 6
-    resolve_end: bool = True  # the last bar holds the tonic (off for excerpts of openings)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from vidscore.music.score import Note, Score, Track
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, System
 from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, beat_spans, finish, setup
+from vidscore.systems.vmusprod.sampling import Sampling
 from vidscore.types import Controls, VideoFeatures
 
 if TYPE_CHECKING:  # torch loads in VMusProdSystem.load, so importing the class stays cheap
@@ -45,16 +46,23 @@ VOICES = {"piano": (73, 0), "strings": (40, 48), "band": (80, 0)}
 
 @dataclass(frozen=True)
 class VMusProdParams:
-    """Sampling the three transformers."""
+    """Sampling the three transformers (defaults: :class:`Sampling`)."""
 
-    temperature: float = field(default=1.0, metadata={"help": "softmax temperature"})
-    top_p: float = field(default=0.9, metadata={"help": "nucleus mass kept"})
-    guidance: float = field(
-        default=1.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
+    temperature: float = field(
+        default=Sampling.temperature, metadata={"help": "softmax temperature"}
     )
-    window: int = field(default=8, metadata={"help": "bars the models see at once"})
-    context: int = field(default=4, metadata={"help": "bars carried into the next window"})
-    max_voices: int = field(default=6, metadata={"help": "accompaniment notes per onset"})
+    top_p: float = field(default=Sampling.top_p, metadata={"help": "nucleus mass kept"})
+    guidance: float = field(
+        default=Sampling.guidance,
+        metadata={"help": "classifier-free guidance on the curves (1: none)"},
+    )
+    window: int = field(default=Sampling.window, metadata={"help": "bars the models see at once"})
+    context: int = field(
+        default=Sampling.context, metadata={"help": "bars carried into the next window"}
+    )
+    max_voices: int = field(
+        default=Sampling.max_voices, metadata={"help": "accompaniment notes per onset"}
+    )
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.temperature <= 5:
@@ -148,7 +156,7 @@ class VMusProdSystem(System):
     def compose(
         self, features: VideoFeatures, controls: Controls, params: VMusProdParams | None = None
     ) -> Soundtrack:
-        from vidscore.systems.vmusprod.inference import Sampling, write_parts
+        from vidscore.systems.vmusprod.inference import write_parts
 
         params = params or VMusProdParams()
         piece = setup(features, controls)
