@@ -50,6 +50,7 @@ def test_evaluate_composed_outputs_against_real_music(tmp_path):
         "IOI",
         "GS",
         "PCHE",
+        "GPS",
         "av_align",
         "av_align_random",
         "cut_alignment",
@@ -58,7 +59,7 @@ def test_evaluate_composed_outputs_against_real_music(tmp_path):
     ):
         assert k in s, k
     assert s["cut_alignment"] >= 0.5 and 0 <= s["av_align"] <= 1
-    assert set(doc["closeness"]) == {"SC", "PE", "PCE", "EBR", "IOI", "GS", "PCHE"}
+    assert set(doc["closeness"]) == {"SC", "PE", "PCE", "EBR", "IOI", "GS", "PCHE", "GPS"}
     assert "| SC |" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "report.png").stat().st_size > 1000
 

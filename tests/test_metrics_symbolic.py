@@ -12,6 +12,7 @@ from vidscore.metrics.symbolic import (
     all_metrics,
     empty_beat_rate,
     groove_consistency,
+    grooving_pattern_similarity,
     inter_onset_interval,
     pitch_class_entropy,
     pitch_class_histogram_entropy,
@@ -77,6 +78,10 @@ def test_metrics_on_constructed_music():
     assert inter_onset_interval(s) == pytest.approx(ioi.mean())
     # bars 1-2 have an onset on every beat, bar 3 none, bar 4 one on its downbeat
     assert groove_consistency(s, 4) == pytest.approx(1 - (0 + 4 + 1) / (16 * 3))
-    assert pitch_class_histogram_entropy(s, 32) == pytest.approx(pitch_class_entropy(s))
+    # one 8-bar window holds every note: PCHE is the piece's pitch-class entropy; bars 1-2 share a
+    # groove, bar 3 is empty, bar 4 has one onset: GPS over the 6 pairs at 16 positions a bar
+    assert pitch_class_histogram_entropy(s) == pytest.approx(pitch_class_entropy(s))
+    gps = 1 - np.array([0, 4, 3, 4, 3, 1]) / 16
+    assert grooving_pattern_similarity(s) == pytest.approx(gps.mean())
     empty = Score([Track("p", [])])
     assert all(math.isnan(v) for v in all_metrics(empty).values())

@@ -23,6 +23,7 @@ from vidscore.metrics.alignment import (
     video_peaks,
 )
 from vidscore.metrics.chords import emotion_correspondence
+from vidscore.metrics.musdr import structureness
 from vidscore.metrics.symbolic import METRICS
 from vidscore.music.chords import parse_harte
 from vidscore.music.descriptors import note_density
@@ -41,8 +42,9 @@ def video_metrics(
     audio: np.ndarray, sr: int, features, score: Score | None, cues: dict | None
 ) -> dict[str, float]:
     """AV-Align (and baselines) from ``audio``; cut alignment and emotion correspondence from
-    ``cues``; density-motion correlation from ``score``; each against the clip's ``features``."""
-    out: dict[str, float] = {}
+    ``cues``; density-motion correlation from ``score``; each against the clip's ``features``.
+    Also the audio's own structureness (SI short / mid / long, Diff-BGM's)."""
+    out: dict[str, float] = {f"SI_{k}": v for k, v in structureness(audio, sr).items()}
     report = av_align_report(
         audio_onsets(audio, sr),
         video_peaks(features),

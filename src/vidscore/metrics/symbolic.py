@@ -16,8 +16,10 @@ definition is about pitch), each returning NaN where the value is undefined:
   neighbouring bars, divided by the vector length (Wu & Yang 2020; muspy ``groove_consistency``).
   As in muspy, and so in the values the papers print (about 0.99), a bar's vector has one slot
   per MIDI tick (``ticks_per_beat``, 480 by default), which makes the score resolution-dependent.
-* **PCHE**, pitch-class histogram entropy per 32-beat chunk: entropy of the duration-weighted
-  pitch-class histogram of each 32-beat chunk, averaged over chunks with notes (Diff-BGM).
+* **PCHE** and **GPS**, Wu & Yang's pitch-class histogram entropy (8-bar windows, Diff-BGM's
+  segment) and grooving pattern similarity (all pairs of bars, 16 positions a bar) as their MusDr
+  code computes them, which Diff-BGM reports: :mod:`vidscore.metrics.musdr`. GS above is the
+  muspy variant V-MusProd's table prints, not Wu & Yang's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 
 import numpy as np
 
+from vidscore.metrics.musdr import grooving_pattern_similarity, pitch_class_histogram_entropy
 from vidscore.music.key import MAJOR_SCALE, MINOR_SCALE
 from vidscore.music.score import Note, Score
 
@@ -98,24 +101,6 @@ def groove_consistency(score: Score, ticks_per_beat: int = 480) -> float:
     return 1.0 - distance / (grid * (n_bars - 1))
 
 
-def pitch_class_histogram_entropy(score: Score, chunk_beats: float = 32.0) -> float:
-    notes = _pitched(score)
-    if not notes:
-        return math.nan
-    end = max(n.end for n in notes)
-    values = []
-    for start in np.arange(0.0, end, chunk_beats):
-        stop = start + chunk_beats
-        hist = np.zeros(12)
-        for n in notes:
-            overlap = min(n.end, stop) - max(n.start, start)
-            if overlap > 0:
-                hist[n.pitch % 12] += overlap
-        if hist.sum() > 0:
-            values.append(_entropy(hist))
-    return float(np.mean(values)) if values else math.nan
-
-
 #: name -> function, in the papers' column order
 METRICS = {
     "SC": scale_consistency,
@@ -125,6 +110,7 @@ METRICS = {
     "IOI": inter_onset_interval,
     "GS": groove_consistency,
     "PCHE": pitch_class_histogram_entropy,
+    "GPS": grooving_pattern_similarity,
 }
 
 
