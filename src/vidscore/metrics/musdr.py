@@ -26,6 +26,8 @@ about N^3 for N frames at 2 Hz, so :func:`structureness` scores at most ``max_se
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from itertools import combinations
 
@@ -123,7 +125,9 @@ def self_similarity(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     tempi = libfmp.c4.compute_tempo_rel_set(0.5, 2, 7)
     s, _ = libfmp.c4.compute_sm_ti(x, x, L=16, tempo_rel_set=tempi, shift_set=np.arange(12),
                                    direction=2)  # fmt: skip
-    s = libfmp.c4.threshold_matrix(s, thresh=0.25, strategy="relative", scale=True, penalty=-2)
+    with contextlib.redirect_stdout(io.StringIO()):  # libfmp prints when the SSM is constant
+        s = libfmp.c4.threshold_matrix(s, thresh=0.25, strategy="relative", scale=True,
+                                       penalty=-2)  # fmt: skip
     np.fill_diagonal(s, 1.0)
     return s
 
