@@ -345,8 +345,8 @@ def clip_table(clips: list[Path], models) -> dict:
                     n = min(len(motion), len(onsets), len(rms))
                     rm.append(rho(motion[:n], onsets[:n]))
                     ra.append(rho(arousal[:n], rms[:n]))
-                    # the interior: without the entry second and the last two (the last chord
-                    # rings there whatever the picture), the form no shuffle moves
+                    # the interior: without the entry second and the last two (the entry and
+                    # the ending's fade), the music's form that no shuffle moves
                     inner = slice(1, n - 2)
                     im.append(rho(motion[inner], onsets[inner]))
                     ia.append(rho(arousal[inner], rms[inner]))
@@ -404,7 +404,7 @@ def markdown(doc: dict) -> str:
               f"mean of {SHUFFLES})", ""]  # fmt: skip
     lines += clip_lines(doc["clips"], "", seconds=True)
     lines += ["", "The same without each clip's first second and last two (the entry and the "
-              "ringing last chord, which no shuffle moves):", ""]  # fmt: skip
+              "ending's fade, which no shuffle moves):", ""]  # fmt: skip
     lines += clip_lines(doc["clips"], "/interior", seconds=False)
     return "\n".join(lines) + "\n"
 
