@@ -46,10 +46,17 @@ def two_block_mask(beats: int) -> np.ndarray:
     return half[:, None] == half[None, :]
 
 
+def row_cover(rows: int, beats: int) -> np.ndarray:
+    """``(rows, beats)``: which beats each of ``rows`` evenly spaced feature-map rows covers."""
+    edges = (np.arange(rows + 1) * beats) // rows
+    cover = np.zeros((rows, beats), dtype=bool)
+    for r, (a, b) in enumerate(pairwise(edges)):
+        cover[r, a : max(b, a + 1)] = True
+    return cover
+
+
 def query_mask(beat_mask: np.ndarray, rows: int, width: int) -> np.ndarray:
     """``(rows * width, tokens)``: the beat mask for a ``rows x width`` feature map of the segment
     (time-major), each row allowed what any of the beats it covers is allowed."""
-    beats = beat_mask.shape[0]
-    edges = (np.arange(rows + 1) * beats) // rows
-    per_row = np.stack([beat_mask[a : max(b, a + 1)].any(axis=0) for a, b in pairwise(edges)])
-    return np.repeat(per_row, width, axis=0)
+    cover = row_cover(rows, beat_mask.shape[0]).astype(np.int64)
+    return np.repeat(cover @ beat_mask.astype(np.int64) > 0, width, axis=0)

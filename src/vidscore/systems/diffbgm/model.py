@@ -1,0 +1,170 @@
+"""Diff-BGM's denoiser: a piano-roll U-Net cross-attending to per-beat conditions.
+
+The U-Net is diffusers' ``UNet2DConditionModel`` laid out as the reference's (widths w, 2w, 4w,
+4w; two residual blocks down and three up; a transformer with self- and cross-attention after
+each residual block of the two deepest levels and in the middle; 4 heads there). Its input is an
+8-bar roll ``(2, 128 steps, pitches)``: onset and sustain channels, time by pitch.
+
+Conditions, one token per beat (32 per segment), each projected to ``cond_dim``:
+
+* **dynamic** (the reference's visual features): the control curves that move with the picture
+  (activity, intensity, accents, boundaries);
+* **semantic** (the reference's caption features): the curves that describe it (valence,
+  register) and, when given, the clip's semantic descriptor.
+
+The **condition switch**: a sample whose timestep is above ``switch_t`` (200) is conditioned on
+the semantic tokens, at or below it on the dynamic ones, as the reference does in training and
+sampling. A sample dropped from its condition (classifier-free training; the reference never
+drops it, so its guidance is untrained) gets a learnt null token at every beat instead of the
+reference's constant -1.
+
+**SAC-Att**: :class:`MaskedCrossAttention` replaces the cross-attention of every transformer: a
+query at a feature-map row may attend only to the tokens its beats may (:mod:`.sacatt`), from a
+``(batch, beats, beats)`` mask passed with the call. Self-attention is not masked (the reference
+masks it too, which keeps the two halves of a segment from ever attending to each other).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidscore.systems.diffbgm.sacatt import row_cover
+
+STEPS = 128  # sixteenth steps in an 8-bar segment of 4/4
+BEATS = 32
+
+
+@dataclass(frozen=True)
+class DiffBGMConfig:
+    width: int = 16  # the reference's 64 (benchmarks/diffbgm_unet.py sizes it for a CPU)
+    pitches: int = 128
+    low_pitch: int = 0  # MIDI pitch of the roll's first column
+    cond_dim: int = 64  # the reference's 512
+    dynamic_dim: int = 4
+    semantic_dim: int = 2
+    switch_t: int = 200
+    train_steps: int = 1000
+    beta_start: float = 0.00085
+    beta_end: float = 0.012
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MaskedCrossAttention:
+    """A diffusers attention processor: plain attention for self-attention; cross-attention
+    under the SAC-Att mask when the call brings one (``beat_mask``: ``(B, beats, tokens)``
+    booleans, ``roll_rows``/``roll_cols``: the input roll's time and pitch sizes)."""
+
+    def __init__(self) -> None:
+        self._covers: dict[tuple[int, int], torch.Tensor] = {}  # (rows, beats) -> row_cover
+
+    def __call__(
+        self,
+        attn,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        temb: torch.Tensor | None = None,
+        beat_mask: torch.Tensor | None = None,
+        roll_rows: int = STEPS,
+        roll_cols: int = 128,
+    ) -> torch.Tensor:
+        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        b, n, _ = hidden_states.shape
+        q, k, v = attn.to_q(hidden_states), attn.to_k(context), attn.to_v(context)
+        heads = attn.heads
+        q, k, v = (x.view(b, -1, heads, x.shape[-1] // heads).transpose(1, 2) for x in (q, k, v))
+        mask = None
+        if encoder_hidden_states is not None and beat_mask is not None:
+            # the map is rows x cols, time-major, scaled down from roll_rows x roll_cols
+            rows = round((n * roll_rows / roll_cols) ** 0.5)
+            cover = self._cover(rows, beat_mask.shape[1], hidden_states.device)
+            per_row = (cover @ beat_mask.to(cover.dtype)) > 0  # (B, rows, tokens)
+            mask = per_row.repeat_interleave(n // rows, dim=1)[:, None]  # (B, 1, n, tokens)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        out = out.transpose(1, 2).reshape(b, n, -1).to(q.dtype)
+        return attn.to_out[1](attn.to_out[0](out))
+
+    def _cover(self, rows: int, beats: int, device) -> torch.Tensor:
+        key = (rows, beats)
+        if key not in self._covers:
+            self._covers[key] = torch.from_numpy(row_cover(rows, beats).astype(np.float32))
+        return self._covers[key].to(device)
+
+
+class DiffBGM(nn.Module):
+    """Predicts the noise in a noisy roll, given the timestep and the per-beat conditions."""
+
+    def __init__(self, cfg: DiffBGMConfig):
+        super().__init__()
+        from diffusers import UNet2DConditionModel
+
+        self.cfg = cfg
+        w = cfg.width
+        self.unet = UNet2DConditionModel(
+            sample_size=(STEPS, cfg.pitches),
+            in_channels=2,
+            out_channels=2,
+            down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D",
+                              "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D",
+                            "UpBlock2D"),
+            block_out_channels=(w, 2 * w, 4 * w, 4 * w),
+            layers_per_block=2,
+            cross_attention_dim=cfg.cond_dim,
+            attention_head_dim=w,  # 4 heads at the two deepest levels
+            norm_num_groups=min(32, w // 2),
+        )  # fmt: skip
+        self.unet.set_attn_processor(MaskedCrossAttention())
+        self.dynamic = nn.Linear(cfg.dynamic_dim, cfg.cond_dim)
+        self.semantic = nn.Linear(cfg.semantic_dim, cfg.cond_dim)
+        self.null = nn.Parameter(torch.zeros(cfg.cond_dim))
+
+    def condition(
+        self,
+        t: torch.Tensor,
+        dynamic: torch.Tensor,
+        semantic: torch.Tensor,
+        dropped: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``(B, beats, cond_dim)`` tokens: semantic above the switch, dynamic at or below it,
+        the null token where ``dropped``."""
+        above = (t > self.cfg.switch_t).view(-1, 1, 1)
+        tokens = torch.where(above, self.semantic(semantic), self.dynamic(dynamic))
+        if dropped is not None:
+            tokens = torch.where(dropped.view(-1, 1, 1), self.null.expand_as(tokens), tokens)
+        return tokens
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        dynamic: torch.Tensor,
+        semantic: torch.Tensor,
+        beat_mask: torch.Tensor | None = None,
+        dropped: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        tokens = self.condition(t, dynamic, semantic, dropped)
+        kwargs = {"beat_mask": beat_mask, "roll_rows": x.shape[2], "roll_cols": x.shape[3]}
+        return self.unet(x, t, tokens, cross_attention_kwargs=kwargs).sample
+
+
+def scheduler(cfg: DiffBGMConfig, kind: str = "ddim"):
+    """The reference's noise schedule (1000 steps, scaled-linear betas 0.00085 -> 0.012) as a
+    diffusers scheduler: DDPM for training, DDIM for few-step sampling."""
+    from diffusers import DDIMScheduler, DDPMScheduler
+
+    cls = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}[kind]
+    return cls(
+        num_train_timesteps=cfg.train_steps,
+        beta_start=cfg.beta_start,
+        beta_end=cfg.beta_end,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+    )
