@@ -9,6 +9,8 @@ reference's 128 pitches, or the 64 around middle C that key-normalised POP909 mo
 each: parameters, one classifier-free-guided denoising step (a batch of 2: conditioned and null),
 the seconds to sample a 60 s clip (four 8-bar segments at 120 BPM, 20 DDIM steps each), and one
 training step on a batch of 8 (forward and backward). Wall-clock on this machine's threads.
+Also: the share of POP909's training notes (key-normalised, as Diff-BGM trains) that a 64-pitch
+roll keeps, for a few lowest pitches.
 
 Writes benchmarks/results/diffbgm_unet.json.
 """
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analyze import RESULTS
+from analyze import RESULTS, SHARED
 
 CONFIGS = [(16, 128), (16, 64), (32, 64), (32, 128), (64, 128)]  # (width, pitches)
 SEGMENTS_PER_MINUTE = 4  # 60 s at 120 BPM = 30 bars = four 8-bar segments
@@ -84,7 +86,15 @@ def main() -> None:
         }
         rows.append(row)
         print(row, flush=True)
-    doc = {"threads": torch.get_num_threads(), "ddim_steps": DDIM_STEPS, "rows": rows}
+    from vidscore.systems.diffbgm.data import pitch_coverage
+    from vidscore.systems.vmusprod.data import load_pieces
+    from vidscore.systems.vmusprod.train import default_cache
+
+    train = load_pieces([SHARED.parent / "data" / "POP909"], cache=default_cache())["train"]
+    coverage = {str(low): round(pitch_coverage(train, low, 64), 4) for low in (24, 28, 32, 36)}
+    print("share of POP909 training notes inside 64 pitches from", coverage, flush=True)
+    doc = {"threads": torch.get_num_threads(), "ddim_steps": DDIM_STEPS, "rows": rows,
+           "pop909_notes_in_64_pitches_from": coverage}  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "diffbgm_unet.json").write_text(json.dumps(doc, indent=1))
 
