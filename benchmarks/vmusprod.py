@@ -294,27 +294,42 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def corpus_arguments(doc: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that score V-MusProd's weights on held-out excerpts."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--pieces", type=int, default=30)
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--weights", type=Path, default=None)
-    ap.add_argument("--ablation", type=Path, default=None, help="folder with direct and music")
-    args = ap.parse_args()
+    return ap
+
+
+def shipped(weights: Path | None):
+    """``(system, manifest, ranks)``: V-MusProd's weights (the shipped ones by default), their
+    manifest and the calibration that ranks held-out curves as they were at training."""
     import torch
 
     from vidscore.curves.contract import Calibration
     from vidscore.modules.checkpoint import read_manifest
+    from vidscore.systems.vmusprod.system import VMusProdSystem
+
+    torch.set_num_threads(2)
+    system = VMusProdSystem.load(weights)
+    manifest = read_manifest(VMusProdSystem.weights_folder(weights), system="vmusprod")
+    return system, manifest, Calibration.from_dict(manifest["calibration"])
+
+
+def main() -> None:
+    ap = corpus_arguments(__doc__)
+    ap.add_argument("--ablation", type=Path, default=None, help="folder with direct and music")
+    args = ap.parse_args()
+    from vidscore.modules.checkpoint import read_manifest
     from vidscore.systems.vmusprod.model import ABLATIONS, STAGES
     from vidscore.systems.vmusprod.system import VMusProdSystem, load_stages
 
-    torch.set_num_threads(2)
     t0 = time.perf_counter()
-    system = VMusProdSystem.load(args.weights)
+    system, manifest, ranks = shipped(args.weights)
     folder = VMusProdSystem.weights_folder(args.weights)
-    manifest = read_manifest(folder, system="vmusprod")
     calibration = manifest["calibration"]
-    ranks = Calibration.from_dict(calibration)
     val = held_out(SYMMV, "val", args.pieces, args.bars, ranks)
     doc = {
         "corpus": corpus_table(system.models, val, args.bars, guided=True),

@@ -14,7 +14,6 @@ Writes benchmarks/results/vmusprod_sampling.json and vmusprod_sampling.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analyze import RESULTS
-from vmusprod import COLUMNS, SYMMV, corpus_table, held_out
+from vmusprod import COLUMNS, SYMMV, corpus_arguments, corpus_table, held_out, shipped
 
 TEMPERATURES = (1.0, 1.1)
 TOP_PS = (0.9, 0.95, 1.0)
@@ -65,22 +64,9 @@ def markdown(doc: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pieces", type=int, default=30)
-    ap.add_argument("--bars", type=int, default=16)
-    ap.add_argument("--weights", type=Path, default=None)
-    args = ap.parse_args()
-    import torch
-
-    from vidscore.curves.contract import Calibration
-    from vidscore.modules.checkpoint import read_manifest
-    from vidscore.systems.vmusprod.system import VMusProdSystem
-
-    torch.set_num_threads(2)
+    args = corpus_arguments(__doc__).parse_args()
     t0 = time.perf_counter()
-    system = VMusProdSystem.load(args.weights)
-    manifest = read_manifest(VMusProdSystem.weights_folder(args.weights), system="vmusprod")
-    ranks = Calibration.from_dict(manifest["calibration"])
+    system, _, ranks = shipped(args.weights)
     val = held_out(SYMMV, "val", args.pieces, args.bars, ranks)
     grid = []
     real = None

@@ -53,8 +53,12 @@ def _bars(score: Score) -> tuple[list[list[Note]], float]:
     return bars, per_bar
 
 
-def _entropy_bits(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
+def entropy_bits(counts: np.ndarray) -> float:
+    """Shannon entropy (bits) of a histogram; NaN when it is empty."""
+    total = counts.sum()
+    if total <= 0:
+        return math.nan
+    p = counts[counts > 0] / total
     return float(-(p * np.log2(p)).sum())
 
 
@@ -73,7 +77,7 @@ def pitch_class_histogram_entropy(score: Score, bars: int = 8) -> float:
     for start in range(len(per_bar) - width + 1):
         window = counts[start : start + width].sum(axis=0)
         if window.sum() > 0:
-            values.append(_entropy_bits(window))
+            values.append(entropy_bits(window))
     return float(np.mean(values)) if values else math.nan
 
 

@@ -28,17 +28,13 @@ import math
 
 import numpy as np
 
-from vidscore.metrics.musdr import grooving_pattern_similarity, pitch_class_histogram_entropy
+from vidscore.metrics.musdr import (
+    entropy_bits,
+    grooving_pattern_similarity,
+    pitch_class_histogram_entropy,
+)
 from vidscore.music.key import MAJOR_SCALE, MINOR_SCALE
 from vidscore.music.score import Note, Score
-
-
-def _entropy(counts: np.ndarray) -> float:
-    total = counts.sum()
-    if total <= 0:
-        return math.nan
-    p = counts[counts > 0] / total
-    return float(-(p * np.log2(p)).sum())
 
 
 def _pitched(score: Score) -> list[Note]:
@@ -58,11 +54,13 @@ def scale_consistency(score: Score) -> float:
 
 
 def pitch_entropy(score: Score) -> float:
-    return _entropy(np.bincount([n.pitch for n in _pitched(score)], minlength=128).astype(float))
+    return entropy_bits(
+        np.bincount([n.pitch for n in _pitched(score)], minlength=128).astype(float)
+    )
 
 
 def pitch_class_entropy(score: Score) -> float:
-    return _entropy(
+    return entropy_bits(
         np.bincount([n.pitch % 12 for n in _pitched(score)], minlength=12).astype(float)
     )
 
