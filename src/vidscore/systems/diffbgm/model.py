@@ -26,7 +26,7 @@ masks it too, which keeps the two halves of a segment from ever attending to eac
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -51,9 +51,6 @@ class DiffBGMConfig:
     train_steps: int = 1000
     beta_start: float = 0.00085
     beta_end: float = 0.012
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class MaskedCrossAttention:
