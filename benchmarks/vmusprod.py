@@ -117,7 +117,8 @@ def generate(
 ):  # fmt: skip
     """The excerpt as ``variant`` writes it from ``cond``. The real excerpts are a piece's
     opening bars, so by default the last bar is not made to hold the tonic (``ending``)."""
-    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, write_parts
+    from vidscore.systems.common.bars import BarLayout
+    from vidscore.systems.vmusprod.inference import Sampling, write_parts
 
     layout = BarLayout([4] * bars, [False] * bars, cond, piece.tempo)
     s = Sampling(**{**(sampling or {}), "guidance": guidance, "resolve_end": ending})

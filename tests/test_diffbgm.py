@@ -1,4 +1,4 @@
-"""Diff-BGM's parts built so far: SAC-Att masks from a cut plan, the denoiser, windows, training."""
+"""Diff-BGM: SAC-Att masks from a cut plan, the denoiser, training, sampling, the system."""
 
 from __future__ import annotations
 
@@ -138,3 +138,179 @@ def test_a_tiny_denoiser_trains_on_pop909_windows():
         before = float(denoising_loss(untrained, batch, noise))
         after = float(denoising_loss(model, batch, noise))
     assert after < 0.5 * before, (before, after)
+
+
+def test_ddim_with_the_true_noise_walks_back_to_the_clean_roll():
+    import torch
+
+    from vidscore.systems.diffbgm.model import DiffBGMConfig, scheduler
+
+    sched = scheduler(DiffBGMConfig(), "ddim")
+    sched.set_timesteps(20)
+    gen = torch.Generator().manual_seed(0)
+    x0 = (torch.rand(1, 2, 128, 64, generator=gen) > 0.9).float() * 2 - 1
+    eps = torch.randn(x0.shape, generator=gen)
+    x = sched.add_noise(x0, eps, sched.timesteps[:1])
+    assert (x - x0).abs().max() > 1  # the first step is almost all noise
+    for t in sched.timesteps:
+        x = sched.step(eps, t, x).prev_sample
+    assert torch.allclose(x, x0, atol=1e-4)
+
+
+def _tiny(**kw):
+    import torch
+
+    from vidscore.systems.diffbgm.model import DiffBGM, DiffBGMConfig
+
+    torch.manual_seed(0)
+    return DiffBGM(DiffBGMConfig(width=8, pitches=16, low_pitch=56, cond_dim=16, **kw)).eval()
+
+
+def test_segments_chain_by_inpainting_their_overlap_and_known_cells_stay():
+    from vidscore.systems.diffbgm.inference import (
+        DiffusionSampling,
+        Known,
+        sample_roll,
+        segment_starts,
+    )
+
+    assert segment_starts(128, 2) == [0] and segment_starts(129, 2) == [0, 96]
+    assert segment_starts(48 * 16, 2)[-1] + 128 >= 48 * 16
+    model = _tiny()
+    s = DiffusionSampling(steps=4, guidance=2.0)
+    rng = np.random.default_rng(0)
+    dyn, sem = rng.random((48, 4), dtype=np.float32), rng.random((48, 2), dtype=np.float32)
+    sections = np.zeros(48, dtype=int)
+    long = sample_roll(model, dyn, sem, sections, s, seed=3)
+    assert long.shape == (2, 192, 16)
+    # the first segment is what 8 bars alone give, and the second keeps its overlap (bars 7-8)
+    alone = sample_roll(model, dyn[:32], sem[:32], sections[:32], s, seed=3)
+    assert np.array_equal(long[:, :128], alone)
+    assert not np.array_equal(long, sample_roll(model, dyn, sem, sections, s, seed=4))
+    # cells the caller knows come back as they were, the rest is written anew
+    known = Known.empty(192, 16)
+    known.roll[:, :, :] = np.where(rng.random((2, 192, 16)) > 0.8, 1.0, -1.0)
+    known.mask[:, :64] = known.mask[:, 160:] = True
+    again = sample_roll(model, dyn, sem, sections, s, seed=3, known=known)
+    assert np.array_equal(again[:, :64], known.roll[:, :64])
+    assert np.array_equal(again[:, 160:], known.roll[:, 160:])
+
+
+def test_the_plan_sections_give_each_model_beat_its_shot():
+    from vidscore.systems.common.bars import BarLayout
+
+    # bars of 4, 4, 2 (cut), 4, 4 (marker) beats: three shots, the short bar padded in model time
+    layout = BarLayout([4, 4, 2, 4, 4], [False, False, False, True, True], None, 120.0)
+    sections = layout.model_sections()
+    assert sections.tolist() == [0] * 12 + [1] * 4 + [2] * 4
+    mask = shot_mask(sections)
+    assert mask[0, 11] and not mask[11, 12] and not mask[15, 16]
+
+
+@pytest.fixture(scope="module")
+def tiny_trained():
+    """A tiny denoiser trained for a few hundred steps on POP909 windows (dynamic condition at
+    every timestep, so the test reads the activity path alone)."""
+    from vidscore.modules.trainer import TrainConfig, Trainer
+    from vidscore.systems.diffbgm.model import DiffBGMConfig
+    from vidscore.systems.diffbgm.train import DiffBGMTraining, fit
+
+    cfg = DiffBGMConfig(width=8, pitches=32, low_pitch=48, cond_dim=16, switch_t=999)
+    _, found = _pop909_windows(12, cfg)
+    trainer = Trainer(TrainConfig(epochs=6, batch_size=16, lr=3e-3, seed=0, device="cpu"))
+    return fit(trainer, found, cfg, DiffBGMTraining(cond_drop=0.2))
+
+
+@pytest.mark.shared
+def test_a_tiny_trained_denoiser_follows_its_activity_condition(tiny_trained):
+    from vidscore.systems.diffbgm.inference import DiffusionSampling, roll_notes, sample_roll
+
+    s = DiffusionSampling(steps=10, guidance=2.0)
+    sem = np.full((32, 2), 0.5, dtype=np.float32)
+
+    def onsets(level: float) -> float:
+        dyn = np.full((32, 4), 0.5, dtype=np.float32)
+        dyn[:, 0] = level  # activity; intensity, boundary and accent held
+        counts = []
+        for seed in range(3):
+            roll = sample_roll(tiny_trained, dyn, sem, np.zeros(32, int), s, seed=seed)
+            counts.append(len({n.start for n in roll_notes(roll, 48)}))
+        return float(np.mean(counts))
+
+    quiet, busy = onsets(0.05), onsets(0.95)
+    print(f"onset times per 8 bars: activity 0.05 -> {quiet}, 0.95 -> {busy}")
+    assert busy > 1.3 * quiet + 2, (quiet, busy)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["bigbuckbunny", "bikes", "carphone_pristine"])
+def test_compose_each_clip_with_a_piano_texture(tmp_path, name):
+    import json
+
+    from tests.conftest import CLIPS, run_cli
+    from vidscore.music.midi import read_midi
+    from vidscore.video.io import probe
+
+    clip = CLIPS[name]
+    out, midi, cues = tmp_path / "o.mp4", tmp_path / "m.mid", tmp_path / "c.json"
+    r = run_cli("compose", clip, "-o", out, "--system", "diffbgm", "--midi", midi,
+                "--cues", cues)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    info = probe(clip)
+    assert abs(probe(out).duration - info.duration) <= 1 / info.fps + 1e-6
+    score = read_midi(midi)
+    assert [t.name for t in score.tracks] == ["piano"]
+    notes = score.notes()
+    onsets = np.asarray(score.seconds(np.array([n.start for n in notes])))
+    assert onsets.min() >= 0 and onsets.max() < info.duration
+    # a texture, not a wall: chords of a few notes, and at least one onset a second
+    assert len(notes) / len(set(onsets.round(3))) < 8
+    assert len(set(onsets.round(3))) >= info.duration
+    doc = json.loads(cues.read_text())
+    assert doc["system"] == "diffbgm" and doc["key"]
+
+
+@pytest.mark.shared
+def test_regenerate_rewrites_only_the_range_and_leaves_no_gap(tmp_path):
+    from tests.conftest import CLIPS, run_cli
+    from vidscore.music.midi import read_midi
+
+    clip = CLIPS["bikes"]
+    first, second = tmp_path / "a.mid", tmp_path / "b.mid"
+    r = run_cli("compose", clip, "-o", tmp_path / "a.mp4", "--system", "diffbgm", "--midi", first)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("compose", clip, "-o", tmp_path / "b.mp4", "--system", "diffbgm", "--midi",
+                second, "--keep", first, "--regenerate", "3-6.5", "--seed", "7")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+    def timed(path):
+        s = read_midi(path)
+        return sorted((round(float(s.seconds(n.start)), 3), round(float(s.seconds(n.end)), 3),
+                       n.pitch, n.velocity) for n in s.notes())  # fmt: skip
+
+    a, b = timed(first), timed(second)
+    assert [n for n in a if not 3 <= n[0] < 6.5] == [n for n in b if not 3 <= n[0] < 6.5]
+    inside_a, inside_b = ([n for n in x if 3 <= n[0] < 6.5] for x in (a, b))
+    assert inside_b and inside_a != inside_b
+    # the new range sounds from its start to its end (something starts or rings in each half
+    # second)
+    for t in np.arange(3.0, 6.5, 0.5):
+        assert any(n[0] < t + 0.5 and n[1] > t for n in b), t
+
+
+def test_regenerate_needs_a_take_and_a_system_that_can(tmp_path):
+    from tests.conftest import make_clip, run_cli
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0)
+    take = tmp_path / "take.mid"
+    take.write_bytes(b"not midi")
+    for system, args, says in [
+        ("diffbgm", ["--regenerate", "1-2"], "--keep and --regenerate go together"),
+        ("diffbgm", ["--keep", take, "--regenerate", "1-2"], "not a valid MIDI file"),
+        ("diffbgm", ["--keep", take, "--regenerate", "2-1"], "START < END"),
+        ("diffbgm", ["--keep", take, "--regenerate", "a-b"], "seconds START-END"),
+        ("vmusprod", ["--keep", take, "--regenerate", "1-2"], "cannot rewrite"),
+    ]:
+        r = run_cli("compose", clip, "-o", tmp_path / "o.mp4", "--system", system, *args)
+        assert r.returncode == 2 and says in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o.mp4").exists()

@@ -141,7 +141,8 @@ def tiny_melody():
 
 def _in_chord(model, seed: int) -> list[bool]:
     """Whether each sampled melody note's pitch class belongs to its bar's chord."""
-    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+    from vidscore.systems.common.bars import BarLayout
+    from vidscore.systems.vmusprod.inference import Sampling, StageSampler
 
     progression = [Chord(0, "maj"), Chord(9, "min"), Chord(5, "maj"), Chord(7, "maj")] * 2
     chords = [ChordSpan(4.0 * i, 4.0 * i + 4, c) for i, c in enumerate(progression)]
@@ -165,7 +166,8 @@ def test_a_tiny_trained_melody_model_follows_its_chords(tiny_melody):
 
 
 def test_the_melody_grammar_writes_one_note_per_onset(tiny_melody):
-    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+    from vidscore.systems.common.bars import BarLayout
+    from vidscore.systems.vmusprod.inference import Sampling, StageSampler
 
     layout = BarLayout([4, 4, 2, 4], [False, False, False, True], None, 120.0)
     chords = [ChordSpan(0, 16, Chord(0, "maj"))]
@@ -211,7 +213,8 @@ def test_the_shipped_chord_transformer_follows_the_valence_curve():
     chords, and with the curves shuffled between the halves the chords follow them there."""
     from vidscore.curves.contract import CURVES
     from vidscore.music.key import MINOR_FAMILY
-    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+    from vidscore.systems.common.bars import BarLayout
+    from vidscore.systems.vmusprod.inference import Sampling, StageSampler
     from vidscore.systems.vmusprod.system import VMusProdSystem
 
     chord_model = VMusProdSystem.load().models["chord"]
@@ -237,7 +240,8 @@ def test_the_chords_end_on_the_tonic_of_the_mode_they_read_as():
     valence asked, so a clip's music ends resolved."""
     from vidscore.curves.contract import CURVES
     from vidscore.music.key import mode_of
-    from vidscore.systems.vmusprod.inference import BarLayout, Sampling, StageSampler
+    from vidscore.systems.common.bars import BarLayout
+    from vidscore.systems.vmusprod.inference import Sampling, StageSampler
     from vidscore.systems.vmusprod.system import VMusProdSystem
 
     chord_model = VMusProdSystem.load().models["chord"]

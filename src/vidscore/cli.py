@@ -240,6 +240,14 @@ def compose(
         str | None,
         typer.Option("--markers", help="Seconds where a section must start, e.g. 4.5,12."),
     ] = None,
+    keep: Annotated[
+        Path | None,
+        typer.Option("--keep", help="MIDI of an earlier take to keep outside --regenerate."),
+    ] = None,
+    regenerate: Annotated[
+        str | None,
+        typer.Option("--regenerate", help="Seconds START-END to write anew, e.g. 12.5-20."),
+    ] = None,
     midi: Annotated[Path | None, typer.Option("--midi", help="Also write the MIDI.")] = None,
     wav: Annotated[Path | None, typer.Option("--wav", help="Also write the music as WAV.")] = None,
     cues: Annotated[Path | None, typer.Option("--cues", help="Cues JSON.")] = None,
@@ -264,7 +272,7 @@ def compose(
     """Compose music for a clip and write the clip with it."""
     from vidscore.pipeline import compose as run
 
-    controls = _controls(emotion, key, tempo, instruments, seed, markers)
+    controls = _controls(emotion, key, tempo, instruments, seed, markers, keep, regenerate)
     if not -60 <= original_gain <= 12:
         raise UsageError("--original-gain: -60 to 12 dB")
     with _progress() as bar:
@@ -312,7 +320,9 @@ def compose(
         out.print(f"  {kind}: {path}")
 
 
-def _controls(emotion, key, tempo, instruments, seed, markers) -> Controls:
+def _controls(
+    emotion, key, tempo, instruments, seed, markers, keep=None, regenerate=None
+) -> Controls:
     """The user's controls, or one UsageError line."""
     from vidscore.types import Controls
 
@@ -320,6 +330,15 @@ def _controls(emotion, key, tempo, instruments, seed, markers) -> Controls:
         times = tuple(float(m) for m in markers.split(",") if m.strip()) if markers else ()
     except ValueError as exc:
         raise UsageError(f"--markers {markers!r}: seconds separated by commas") from exc
+    span = None
+    if regenerate is not None:
+        try:
+            a, b = (float(x) for x in regenerate.split("-"))
+        except ValueError as exc:
+            raise UsageError(
+                f"--regenerate {regenerate!r}: seconds START-END, e.g. 12.5-20"
+            ) from exc
+        span = (a, b)
     try:
         return Controls(
             emotion=emotion,
@@ -328,6 +347,8 @@ def _controls(emotion, key, tempo, instruments, seed, markers) -> Controls:
             instruments=instruments,
             seed=seed,
             markers=times,
+            keep=None if keep is None else str(keep),
+            regenerate=span,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -539,6 +560,56 @@ def train_vmusprod(
     if metrics is not None:
         out.print(json.dumps(metrics, indent=1))
         out.print(f"wrote {out_dir}: {stage}.safetensors, manifest.json, CARD.md")
+
+
+@train_app.command("diffbgm")
+def train_diffbgm(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="POP909 (and/or SymMV) folder (repeatable).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write weights and card.")],
+    epochs: Annotated[int, typer.Option("--epochs")] = 4,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    lr: Annotated[float, typer.Option("--lr")] = 5e-4,
+    width: Annotated[int, typer.Option("--width", help="U-Net base width (the paper's 64).")] = 16,
+    pitches: Annotated[int, typer.Option("--pitches", help="Roll height in semitones.")] = 64,
+    low_pitch: Annotated[int, typer.Option("--low-pitch", help="MIDI pitch of its bottom.")] = 32,
+    hop_bars: Annotated[int, typer.Option("--hop-bars", help="Bars between windows.")] = 1,
+    cond_drop: Annotated[float, typer.Option("--cond-drop")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="First N pieces per folder.")] = 0,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Folder for the built pieces.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace weights already in --out.")
+    ] = False,
+) -> None:
+    """Train Diff-BGM's piano-roll denoiser on music and its curves; write weights and a card.
+
+    The paper's size: --width 64 --pitches 128 --low-pitch 0 (a GPU run).
+    """
+    from vidscore.modules.trainer import TrainConfig
+    from vidscore.systems.common.card import command_line
+    from vidscore.systems.diffbgm.model import DiffBGMConfig
+    from vidscore.systems.diffbgm.train import DiffBGMTraining, run
+
+    try:
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+        opts = DiffBGMTraining(cond_drop=cond_drop, hop_bars=hop_bars, limit=max(0, limit))
+        model_cfg = DiffBGMConfig(width=width, pitches=pitches, low_pitch=low_pitch)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    with _progress() as bar:
+        metrics = run(
+            data, out_dir, model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache,
+            command=command_line(sys.argv[1:]), progress=_epoch_progress(bar),
+            overwrite=overwrite,
+        )  # fmt: skip
+    if metrics is not None:
+        out.print(json.dumps(metrics, indent=1))
+        out.print(f"wrote {out_dir}: diffbgm.safetensors, manifest.json, CARD.md")
 
 
 def _epoch_progress(bar: Progress):

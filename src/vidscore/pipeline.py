@@ -21,7 +21,7 @@ from vidscore.audio.source import spool_sound
 from vidscore.cues import cues
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
-from vidscore.music.midi import write_midi
+from vidscore.music.midi import read_midi, write_midi
 from vidscore.outputs import atomic_path, check_output, claim, work_folder
 from vidscore.render.soundtrack import render_spool
 from vidscore.render.synth import BACKENDS, find_soundfont, write_wav
@@ -114,6 +114,12 @@ def compose(
     cls = system_class(system)
     gen_params = parse_params(cls.Params, params)
     check_controls(controls)
+    if controls.keep is not None:
+        if not cls.regenerates:
+            raise UsageError(f"--regenerate: the {system} system cannot rewrite a range")
+        read_midi(controls.keep)  # a missing or broken take stops here, before any work
+        if Path(controls.keep).resolve() in {Path(p).resolve() for p in (midi,) if p}:
+            raise UsageError("--midi would overwrite the take given to --keep")
     cls.check_weights(weights)
     if midi is not None and cls.output != "score":
         raise UsageError(f"--midi: the {system} system makes audio, not notes")
@@ -132,6 +138,8 @@ def compose(
         check_output(p, overwrite=overwrite)
     with claim(targets), work_folder() as work:  # a second run to the same outputs stops here
         info = probe(video)
+        if controls.regenerate is not None and controls.regenerate[1] > info.duration + 1e-6:
+            raise UsageError(f"--regenerate: ends past the end of the clip ({info.duration:.2f} s)")
         late = [m for m in controls.markers if m >= info.duration]
         if late:
             raise UsageError(f"--markers {late}: past the end of the clip ({info.duration:.2f} s)")

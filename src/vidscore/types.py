@@ -119,6 +119,8 @@ class Controls:
     instruments: str | None = None  # preset name; default chosen by emotion
     seed: int = 0
     markers: tuple[float, ...] = ()  # seconds where a section must start, like a cut
+    keep: str | None = None  # a MIDI file of an earlier take whose music outside regenerate stays
+    regenerate: tuple[float, float] | None = None  # seconds (start, end) to write anew
 
     def __post_init__(self) -> None:
         if self.emotion is not None and self.emotion not in EMOTIONS:
@@ -131,3 +133,9 @@ class Controls:
         if any(not np.isfinite(m) or m < 0 for m in markers):
             raise ValueError(f"markers {list(self.markers)}: seconds from the start, >= 0")
         object.__setattr__(self, "markers", markers)
+        if (self.keep is None) != (self.regenerate is None):
+            raise ValueError("--keep and --regenerate go together: the take and the range")
+        if self.regenerate is not None:
+            a, b = self.regenerate
+            if not (np.isfinite(a) and np.isfinite(b) and 0 <= a < b):
+                raise ValueError(f"regenerate {a}-{b}: seconds START-END, START < END")

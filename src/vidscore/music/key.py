@@ -128,6 +128,21 @@ def detect_key(notes: Iterable[Note], profile: str = "aarden") -> Key:
     return Key(k % 12, "major" if k < 12 else "minor")
 
 
+def signature_key(notes: Iterable[Note]) -> Key:
+    """The major key whose scale holds the most notes: the key signature of diatonic music
+    (relative keys share one; which mode it is, is another question, see :func:`relative`)."""
+    hist = pitch_class_histogram(notes)
+    fits = [sum(hist[(tonic + step) % 12] for step in MAJOR_SCALE) for tonic in range(12)]
+    return Key(int(np.argmax(fits)), "major")
+
+
+def relative(key: Key, mode: str) -> Key:
+    """The key with ``key``'s signature in ``mode`` (C major -> A minor, and back)."""
+    if mode == key.mode:
+        return key
+    return Key((key.tonic + (9 if mode == "minor" else 3)) % 12, mode)
+
+
 def normalizing_shift(key: Key) -> int:
     """Semitones that take ``key`` to C major / A minor, in [-5, 6]."""
     target = 0 if key.mode == "major" else 9

@@ -39,6 +39,7 @@ SYSTEMS: dict[str, str] = {
     "video2music": "vidscore.systems.video2music.system:Video2MusicSystem",
     "baseline": "vidscore.systems.baseline.system:BaselineSystem",
     "vmusprod": "vidscore.systems.vmusprod.system:VMusProdSystem",
+    "diffbgm": "vidscore.systems.diffbgm.system:DiffBGMSystem",
 }
 DEFAULT_SYSTEM = next(iter(SYSTEMS))
 
@@ -66,6 +67,8 @@ class System(ABC):
     Params: ClassVar[type] = NoParams
     weight_files: ClassVar[tuple[str, ...]] = ()
     default_weights: ClassVar[Path | None] = None
+    #: can rewrite a time range of an earlier take (``--keep TAKE.mid --regenerate A-B``)
+    regenerates: ClassVar[bool] = False
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None) -> System:

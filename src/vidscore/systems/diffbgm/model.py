@@ -52,6 +52,16 @@ class DiffBGMConfig:
     beta_start: float = 0.00085
     beta_end: float = 0.012
 
+    def __post_init__(self) -> None:
+        if self.width < 8 or self.width % 8:
+            raise ValueError(f"width {self.width}: a multiple of 8")
+        if self.pitches < 8 or self.pitches % 8:
+            raise ValueError(f"pitches {self.pitches}: a multiple of 8 (the U-Net halves it 3x)")
+        if not 0 <= self.low_pitch <= 128 - self.pitches:
+            raise ValueError(f"low_pitch {self.low_pitch}: the roll must end by MIDI 127")
+        if not 0 < self.switch_t < self.train_steps:
+            raise ValueError(f"switch_t {self.switch_t}: inside the {self.train_steps} steps")
+
 
 class MaskedCrossAttention:
     """A diffusers attention processor: plain attention for self-attention; cross-attention

@@ -32,8 +32,6 @@ against the null condition (``guidance`` > 1) since the stages trained with 20% 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
@@ -42,6 +40,7 @@ from vidscore.music.key import mode_of
 from vidscore.music.score import Note
 from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM, STEPS_PER_BEAT, bin_velocity
 from vidscore.music.tokens import tempo_class as tempo_class_of
+from vidscore.systems.common.bars import BarLayout
 from vidscore.systems.vmusprod.model import (
     ABLATIONS,
     CONTROLLED,
@@ -68,53 +67,6 @@ VARIANTS = {
     "music": ("chord", "music"),
     "direct": ("direct",),
 }
-
-
-@dataclass
-class BarLayout:
-    """The clip's bars: their real lengths in beats, which open on an anchor, the curves."""
-
-    lengths: list[int]
-    anchors: list[bool]
-    cond: np.ndarray | None  # (real beats, len(CURVES)) ranked; None = the null condition
-    tempo: float
-    video: dict[str, np.ndarray] = field(default_factory=dict)  # stream -> (real beats, D)
-
-    def __post_init__(self) -> None:
-        if not self.lengths or min(self.lengths) < 1 or max(self.lengths) > 4:
-            raise ValueError(f"bar lengths {self.lengths}: 1 to 4 beats each, at least one bar")
-        #: real beat where each bar starts
-        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(int)
-        self._lengths = np.asarray(self.lengths)
-
-    @property
-    def n_bars(self) -> int:
-        return len(self.lengths)
-
-    @property
-    def total_beats(self) -> int:
-        return int(sum(self.lengths))
-
-    def real_beat(self, model_beat):
-        """Model time -> real beats (a time past a short bar's end sits on that end); a number
-        or an array of them."""
-        t = np.asarray(model_beat, dtype=np.float64)
-        bar = np.minimum(t // 4, self.n_bars - 1).astype(int)
-        out = self.starts[bar] + np.minimum(t - 4 * bar, self._lengths[bar])
-        return float(out) if out.ndim == 0 else out
-
-    def per_model_beat(self, rows: np.ndarray) -> np.ndarray:
-        """Rows per real beat -> per model beat (a short bar's missing beats repeat its last)."""
-        beat = np.minimum(np.arange(4)[None, :], self._lengths[:, None] - 1) + self.starts[:, None]
-        return rows[np.minimum(beat.reshape(-1), len(rows) - 1)]
-
-    def model_cond(self) -> np.ndarray | None:
-        """The curves per model beat."""
-        return None if self.cond is None else self.per_model_beat(self.cond).astype(np.float32)
-
-    def model_video(self) -> dict[str, np.ndarray]:
-        """The paired video streams per model beat (none unless the controller reads them)."""
-        return {k: self.per_model_beat(v) for k, v in self.video.items()}
 
 
 class _Grammar:

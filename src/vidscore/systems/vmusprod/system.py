@@ -23,20 +23,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vidscore.errors import UsageError
 from vidscore.music.chords import ChordSpan
-from vidscore.music.key import Key, denormalizing_shift, mode_of
-from vidscore.music.score import Note, Score, Track
+from vidscore.music.key import Key, mode_of
+from vidscore.music.score import Note, Score
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, System
+from vidscore.systems.common.bars import BarLayout, plan_layout, score_on_plan
 from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, beat_spans, finish, setup
 from vidscore.systems.vmusprod.sampling import Sampling
 from vidscore.types import Controls, VideoFeatures
-
-if TYPE_CHECKING:  # torch loads in VMusProdSystem.load, so importing the class stays cheap
-    from vidscore.systems.vmusprod.inference import BarLayout
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "vmusprod"
 FILES = ("chord.safetensors", "melody.safetensors", "accompaniment.safetensors")
@@ -94,18 +91,10 @@ def load_stages(folder: str | os.PathLike, stages: tuple[str, ...]) -> dict:
 def bar_layout(
     piece: PieceSetup, features: VideoFeatures | None = None, streams: dict[str, int] | None = None
 ) -> BarLayout:
-    """The time plan's bars (downbeat to downbeat) with the clip's curves per beat, and the
-    paired video ``streams`` (name -> size) that weights trained on paired video read."""
+    """The time plan's bars with the clip's curves per beat, and the paired video ``streams``
+    (name -> size) that weights trained on paired video read."""
     from vidscore.systems.vmusprod.data import VIDEO_STREAMS, video_per_beat
-    from vidscore.systems.vmusprod.inference import BarLayout
 
-    lengths: list[int] = []
-    anchors: list[bool] = []
-    for slot in piece.slots:
-        if slot.downbeat or not lengths:
-            lengths.append(0)
-            anchors.append(slot.at_cut)
-        lengths[-1] += slot.beats
     video = {}
     if streams:
         for name, size in streams.items():
@@ -117,7 +106,7 @@ def bar_layout(
                     f"clip's has {got}: analyse it the way the training videos were"
                 )
         video = video_per_beat(features, *beat_spans(piece.slots), tuple(streams))
-    return BarLayout(lengths, anchors, piece.curves.values, piece.plan.tempo_bpm, video)
+    return plan_layout(piece, video)
 
 
 class VMusProdSystem(System):
@@ -178,45 +167,8 @@ def to_score(
     melody: list[Note],
     accomp: list[Note],
 ) -> Score:
-    """Model-time stages -> a score on the plan's beats, in the piece's key and tempo map."""
-    shift = denormalizing_shift(piece.key)
-    slots = piece.slots
-    lead_in = slots[0].start / slots[0].seconds_per_beat  # beats of rest before the music
-    end = layout.total_beats
-
-    def real(t: float) -> float:
-        return lead_in + min(layout.real_beat(t), end)
-
-    def notes(ns: list[Note], low: int, high: int) -> list[Note]:
-        out = []
-        for n in ns:
-            a, b = real(n.start), real(n.end)
-            p = n.pitch + shift
-            while p < low:
-                p += 12
-            while p > high:
-                p -= 12
-            if b > a:
-                out.append(Note(a, b, p, n.velocity))
-        return out
-
+    """Model-time stages -> a score on the plan's beats: melody on a lead voice, accompaniment
+    on the preset's bed."""
     lead, bed = VOICES.get(piece.preset, VOICES["piano"])
-    tracks = [
-        Track("melody", notes(melody, 55, 96), lead),
-        Track("accompaniment", notes(accomp, 28, 88), bed),
-    ]
-    tempos: list[tuple[float, float]] = []
-    beat = lead_in
-    for slot in slots:
-        bpm = 60.0 / slot.seconds_per_beat
-        if not tempos:
-            tempos.append((0.0, bpm))
-        elif abs(tempos[-1][1] - bpm) > 1e-6:
-            tempos.append((beat, bpm))
-        beat += slot.beats
-    spans = [
-        ChordSpan(real(c.start), real(c.end), c.chord.transpose(shift))
-        for c in chords
-        if real(c.end) > real(c.start)
-    ]
-    return Score(tracks, tempos, (4, 4), spans)
+    parts = [("melody", melody, lead, 55, 96), ("accompaniment", accomp, bed, 28, 88)]
+    return score_on_plan(piece, layout, parts, chords)
