@@ -30,6 +30,11 @@ def cues(
         "instruments": soundtrack.instruments,
         "seed": controls.seed,
         "markers": list(controls.markers),
+        **(
+            {"regenerated": {"range": list(controls.regenerate), "kept": controls.keep}}
+            if controls.regenerate is not None
+            else {}
+        ),
         "tempo_bpm": round(tl.tempo_bpm, 3),
         "tempo_map": [{"time": round(t, 4), "bpm": round(b, 3)} for t, b in tl.tempo_map],
         "chords": [
