@@ -180,7 +180,7 @@ def clips(system_cls, weights, shuffles: int) -> dict:
     system = system_cls.load(weights)
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [*sorted((SHARED / "videos").glob("*.mp4")), *montages(Path(tmp))]
+        paths = [*sorted(SHARED.glob("*.mp4")), *montages(Path(tmp))]
         for clip in paths:
             f = analyze(clip, AnalysisConfig(series=tuple(system.needs.series)))
             d = f.duration
@@ -215,7 +215,7 @@ def regenerate(weights) -> dict:
     from vidscore.types import Controls
 
     system = DiffBGMSystem.load(weights)
-    clip = SHARED / "videos" / "bikes.mp4"
+    clip = SHARED / "bikes.mp4"
     f = analyze(clip, AnalysisConfig(series=tuple(system.needs.series)))
     a, b = 3.0, 6.5
     with tempfile.TemporaryDirectory() as tmp:
@@ -299,11 +299,13 @@ def main() -> None:
     model = DiffBGMSystem.load(folder).model
     t0 = time.perf_counter()
     pieces = held_out(POP909, "test", args.pieces, args.bars, calibration)
+    RESULTS.mkdir(exist_ok=True)
     doc = {"weights": str(folder), "corpus": corpus(model, pieces, args.bars)}
+    (RESULTS / "diffbgm.json").write_text(json.dumps(doc, indent=1))  # each part as it ends
     doc["clips"] = clips(DiffBGMSystem, folder, args.shuffles)
+    (RESULTS / "diffbgm.json").write_text(json.dumps(doc, indent=1))
     doc["regenerate"] = regenerate(folder)
     doc["seconds"] = round(time.perf_counter() - t0, 1)
-    RESULTS.mkdir(exist_ok=True)
     (RESULTS / "diffbgm.json").write_text(json.dumps(doc, indent=1))
     text = markdown(doc)
     (RESULTS / "diffbgm.md").write_text(text)
