@@ -40,10 +40,11 @@ from analyze import RESULTS, SHARED, montages
 from steering import mean_r, per_second_onsets, rho, whole_seconds
 from vmusprod import held_out
 
+from vidscore.systems.diffbgm.sacatt import MASKS
+
 POP909 = SHARED.parent / "data" / "POP909"
 GUIDANCE = (0.0, 1.0, 2.0, 3.0, 5.0)
 MEASURED = ("activity", "intensity", "valence", "register")
-MASKS = ("shots", "two_block", "none")
 #: Diff-BGM's published figures on BGM909 (README of the reference code)
 PUBLISHED = {
     "Diff-BGM": {"PCHE": 2.840, "GPS": 0.601, "SI": 0.521},

@@ -22,6 +22,9 @@ from itertools import pairwise
 import numpy as np
 
 STEPS_PER_BEAT = 4
+#: the masks a segment's cross-attention can take: the cut plan's shots, the reference's fixed
+#: halves, or none
+MASKS = ("shots", "two_block", "none")
 
 
 def beat_shots(

@@ -35,6 +35,7 @@ from vidscore.systems.base import FeatureNeeds, System
 from vidscore.systems.common.arrange import velocity
 from vidscore.systems.common.bars import BarLayout, plan_layout, score_on_plan
 from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, finish, setup
+from vidscore.systems.diffbgm.sacatt import MASKS
 from vidscore.types import Controls, VideoFeatures
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "diffbgm"
@@ -45,6 +46,8 @@ PROGRAMS = {"piano": 0, "strings": 48, "band": 4}
 
 @dataclass(frozen=True)
 class DiffBGMParams:
+    """Sampling the denoiser (see :mod:`.inference`) and the velocity rule."""
+
     steps: int = field(default=20, metadata={"help": "DDIM steps per 8-bar segment"})
     guidance: float = field(
         default=2.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
@@ -60,8 +63,6 @@ class DiffBGMParams:
     )
 
     def __post_init__(self) -> None:
-        from vidscore.systems.diffbgm.inference import MASKS
-
         if not 1 <= self.steps <= 1000:
             raise ValueError(f"steps {self.steps}: 1 to 1000")
         if not 0 <= self.guidance <= 10:
