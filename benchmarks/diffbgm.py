@@ -27,6 +27,7 @@ Writes benchmarks/results/diffbgm.json and diffbgm.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -79,21 +80,14 @@ def structure(score) -> dict:
 
 def measured(score, beats: int) -> np.ndarray:
     """The score's raw curves per beat (120 BPM), chords recognised from its notes."""
-    from vidscore.curves.contract import CURVES
-    from vidscore.curves.music import raw_curves
+    from vidscore.curves.music import chords_at, raw_curves
     from vidscore.music.key import mode_of
     from vidscore.systems.diffbgm.system import _chords
 
-    chords = _chords(score.notes(), beats)
-    per_beat = [None] * beats
-    for c in chords:
-        for b in range(int(c.start), min(beats, int(np.ceil(c.end)))):
-            per_beat[b] = c.chord
+    score = dataclasses.replace(score, chords=_chords(score.notes(), beats))
     starts = np.arange(beats) * 0.5
-    raw = raw_curves(score, starts, starts + 0.5, chords=per_beat,
-                     mode=mode_of(c.chord for c in chords))  # fmt: skip
-    assert raw.shape[1] == len(CURVES)
-    return raw
+    return raw_curves(score, starts, starts + 0.5, chords=chords_at(score, starts),
+                      mode=mode_of(c.chord for c in score.chords))  # fmt: skip
 
 
 def write(model, piece, bars: int, seed: int, guidance: float, cond=None):

@@ -477,7 +477,6 @@ def train_video2music(
     An interrupted run continues where it stopped when run again with the same options.
     """
     from vidscore.modules.trainer import TrainConfig
-    from vidscore.systems.common.card import command_line
     from vidscore.systems.video2music.model import AMTConfig
     from vidscore.systems.video2music.train import Video2MusicTraining, run
 
@@ -489,20 +488,10 @@ def train_video2music(
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     model_cfg = AMTConfig.small() if size == "small" else AMTConfig.full()
-    with _progress() as bar:
-        metrics = run(
-            data,
-            out_dir,
-            model_cfg=model_cfg,
-            cfg=cfg,
-            opts=opts,
-            command=command_line(sys.argv[1:]),
-            progress=_epoch_progress(bar),
-            overwrite=overwrite,
-        )
-    if metrics is not None:
-        out.print(json.dumps(metrics, indent=1))
-        out.print(f"wrote {out_dir}: amt.safetensors, bigru.safetensors, manifest.json, CARD.md")
+    _train_and_report(
+        run, data, out_dir, "amt.safetensors, bigru.safetensors, manifest.json, CARD.md",
+        model_cfg=model_cfg, cfg=cfg, opts=opts, overwrite=overwrite,
+    )  # fmt: skip
 
 
 @train_app.command("vmusprod")
@@ -538,7 +527,6 @@ def train_vmusprod(
     Train the three stages into the same --out; the manifest and card gather them.
     """
     from vidscore.modules.trainer import TrainConfig
-    from vidscore.systems.common.card import command_line
     from vidscore.systems.vmusprod.model import VMPConfig
     from vidscore.systems.vmusprod.train import VMusProdTraining, run
 
@@ -551,15 +539,10 @@ def train_vmusprod(
         )  # fmt: skip
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    with _progress() as bar:
-        metrics = run(
-            data, out_dir, model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache,
-            command=command_line(sys.argv[1:]), progress=_epoch_progress(bar),
-            overwrite=overwrite,
-        )  # fmt: skip
-    if metrics is not None:
-        out.print(json.dumps(metrics, indent=1))
-        out.print(f"wrote {out_dir}: {stage}.safetensors, manifest.json, CARD.md")
+    _train_and_report(
+        run, data, out_dir, f"{stage}.safetensors, manifest.json, CARD.md",
+        model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache, overwrite=overwrite,
+    )  # fmt: skip
 
 
 @train_app.command("diffbgm")
@@ -591,7 +574,6 @@ def train_diffbgm(
     The paper's size: --width 64 --pitches 128 --low-pitch 0 (a GPU run).
     """
     from vidscore.modules.trainer import TrainConfig
-    from vidscore.systems.common.card import command_line
     from vidscore.systems.diffbgm.model import DiffBGMConfig
     from vidscore.systems.diffbgm.train import DiffBGMTraining, run
 
@@ -601,15 +583,23 @@ def train_diffbgm(
         model_cfg = DiffBGMConfig(width=width, pitches=pitches, low_pitch=low_pitch)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    _train_and_report(
+        run, data, out_dir, "diffbgm.safetensors, manifest.json, CARD.md",
+        model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache, overwrite=overwrite,
+    )  # fmt: skip
+
+
+def _train_and_report(run, data, out_dir: Path, files: str, **kwargs) -> None:
+    """Run a system's trainer (``run(data, out_dir, ...)``) under the epoch progress bars with
+    the command line for its card, then print its held-out scores and what it wrote."""
+    from vidscore.systems.common.card import command_line
+
     with _progress() as bar:
-        metrics = run(
-            data, out_dir, model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache,
-            command=command_line(sys.argv[1:]), progress=_epoch_progress(bar),
-            overwrite=overwrite,
-        )  # fmt: skip
+        metrics = run(data, out_dir, command=command_line(sys.argv[1:]),
+                      progress=_epoch_progress(bar), **kwargs)  # fmt: skip
     if metrics is not None:
         out.print(json.dumps(metrics, indent=1))
-        out.print(f"wrote {out_dir}: diffbgm.safetensors, manifest.json, CARD.md")
+        out.print(f"wrote {out_dir}: {files}")
 
 
 def _epoch_progress(bar: Progress):

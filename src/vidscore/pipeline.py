@@ -118,8 +118,6 @@ def compose(
         if not cls.regenerates:
             raise UsageError(f"--regenerate: the {system} system cannot rewrite a range")
         read_midi(controls.keep)  # a missing or broken take stops here, before any work
-        if Path(controls.keep).resolve() in {Path(p).resolve() for p in (midi,) if p}:
-            raise UsageError("--midi would overwrite the take given to --keep")
     cls.check_weights(weights)
     if midi is not None and cls.output != "score":
         raise UsageError(f"--midi: the {system} system makes audio, not notes")
@@ -132,8 +130,11 @@ def compose(
     targets = [p for p in (out, midi, wav, cues_path, plot) if p is not None]
     if len({str(Path(p).resolve()) for p in targets}) != len(targets):
         raise UsageError("every output must be a different file")
-    if Path(video).resolve() in {Path(p).resolve() for p in targets}:
+    written = {Path(p).resolve() for p in targets}
+    if Path(video).resolve() in written:
         raise UsageError("an output would overwrite the input video")
+    if controls.keep is not None and Path(controls.keep).resolve() in written:
+        raise UsageError("an output would overwrite the take given to --keep")
     for p in targets:
         check_output(p, overwrite=overwrite)
     with claim(targets), work_folder() as work:  # a second run to the same outputs stops here

@@ -108,7 +108,6 @@ def sample_roll(
     if known is not None:
         have.roll[:, :total] = known.roll[:, :total]
         have.mask[:, :total] = known.mask[:, :total]
-    have.mask[:, total:] = False
     sched = scheduler(model.cfg, "ddim")
     gen = torch.Generator().manual_seed(seed)
     for k, a in enumerate(starts):

@@ -34,7 +34,7 @@ from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import FeatureNeeds, System
 from vidscore.systems.common.arrange import velocity
 from vidscore.systems.common.bars import BarLayout, plan_layout, score_on_plan
-from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, finish, setup
+from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, beat_spans, finish, setup
 from vidscore.systems.diffbgm.sacatt import MASKS
 from vidscore.types import Controls, VideoFeatures
 
@@ -122,7 +122,7 @@ class DiffBGMSystem(System):
         )
         notes = roll_notes(roll, cfg.low_pitch)
         if kept is not None:
-            a, b = (_model_beat(t, piece, layout) for t in controls.regenerate)
+            a, b = model_beats(piece, layout)(np.asarray(controls.regenerate))
             notes = [n for n in notes if a <= n.start < b]
         if params.dynamics:
             intensity = layout.model_cond()[:, _curve("intensity")]
@@ -157,19 +157,19 @@ def _chords(notes: list[Note], n_beats: int):
     return recognize_notes(notes, grid)
 
 
-def _model_beat(seconds: float, piece: PieceSetup, layout: BarLayout) -> float:
-    """Seconds -> model beats on the plan (through its slots' beats)."""
-    edges, beat = [], 0.0
-    for slot in piece.slots:
-        edges.append((slot.start, slot.end, beat, slot.beats))
-        beat += slot.beats
-    real = beat
-    for start, end, first, n in edges:
-        if seconds < end:
-            real = first + max(0.0, seconds - start) / (end - start) * n
-            break
-    bar = int(np.searchsorted(layout.starts, real, side="right") - 1)
-    return 4 * bar + (real - layout.starts[bar])
+def model_beats(piece: PieceSetup, layout: BarLayout):
+    """Seconds -> model beats on the plan (a function of a number or an array), through the
+    time plan's beat times; before the first beat is beat 0, after the last the end."""
+    starts, ends = beat_spans(piece.slots)
+    seconds_at = np.append(starts, ends[-1])
+    beat_at = np.arange(len(seconds_at), dtype=np.float64)
+
+    def convert(seconds):
+        real = np.interp(seconds, seconds_at, beat_at)
+        bar = np.searchsorted(layout.starts, real, side="right") - 1
+        return 4 * bar + (real - layout.starts[bar])
+
+    return convert
 
 
 def _known(kept, span, piece: PieceSetup, layout: BarLayout, cfg):
@@ -178,15 +178,18 @@ def _known(kept, span, piece: PieceSetup, layout: BarLayout, cfg):
     model beats, C major / A minor."""
     from vidscore.systems.diffbgm.inference import STEPS_PER_BEAT, Known, notes_roll
 
-    a, b = (_model_beat(t, piece, layout) for t in span)
+    to_model = model_beats(piece, layout)
+    a, b = to_model(np.asarray(span))
     shift = normalizing_shift(piece.key)
     steps = layout.n_bars * 4 * STEPS_PER_BEAT
-    model_notes = []
-    for n in kept.notes():
-        start = _model_beat(float(kept.seconds(n.start)), piece, layout)
-        end = _model_beat(float(kept.seconds(n.end)), piece, layout)
-        if end > start and start < steps / STEPS_PER_BEAT:
-            model_notes.append(Note(start, end, n.pitch + shift, n.velocity))
+    notes = kept.notes()
+    starts = to_model(kept.seconds(np.array([n.start for n in notes])))
+    ends = to_model(kept.seconds(np.array([n.end for n in notes])))
+    model_notes = [
+        Note(float(start), float(end), n.pitch + shift, n.velocity)
+        for n, start, end in zip(notes, starts, ends, strict=True)
+        if end > start and start < steps / STEPS_PER_BEAT
+    ]
     if not model_notes:
         raise InputError("--keep: the file has no notes inside this clip's time")
     outside = [n for n in model_notes if not a <= n.start < b]
