@@ -73,14 +73,56 @@ def test_the_condition_switch_and_the_null_token():
     dyn, sem = torch.rand(3, 32, 4), torch.rand(3, 32, 2)
     t = torch.tensor([900, 201, 200])
     tokens = model.condition(t, dyn, sem, dropped=torch.tensor([False, False, True]))
-    assert torch.allclose(tokens[0], model.semantic(sem[0]))  # early (noisy) steps: semantic
-    assert torch.allclose(tokens[1], model.semantic(sem[1]))
+    place = model.position  # each token carries its beat's place in the segment
+    assert torch.allclose(tokens[0], model.semantic(sem[0]) + place)  # noisy steps: semantic
+    assert torch.allclose(tokens[1], model.semantic(sem[1]) + place)
     assert torch.allclose(tokens[2], model.null.expand(32, 16))  # dropped: the null token
-    assert torch.allclose(model.condition(t[2:], dyn[2:], sem[2:])[0], model.dynamic(dyn[2]))
+    below = model.condition(t[2:], dyn[2:], sem[2:])[0]
+    assert torch.allclose(below, model.dynamic(dyn[2]) + place)
     x = torch.randn(3, 2, 128, 32)
     with torch.no_grad():
         out = model(x, t, dyn, sem, beat_mask=torch.ones(3, 32, 32, dtype=torch.bool))
     assert out.shape == x.shape
+
+
+def test_the_curves_enter_as_planes_under_their_beats():
+    import torch
+
+    from vidscore.systems.diffbgm.model import DiffBGM, DiffBGMConfig
+
+    model = DiffBGM(DiffBGMConfig(width=8, pitches=16, cond_dim=16))
+    dyn, sem = torch.rand(2, 32, 4), torch.rand(2, 32, 2)
+    x = torch.randn(2, 2, 128, 16)
+    planes = model.curve_planes(x, dyn, sem, dropped=torch.tensor([False, True]))
+    assert planes.shape == (2, 2 + 4 + 2 + 1, 128, 16)
+    assert torch.equal(planes[:, :2], x)
+    # beat 5's activity under its four sixteenths, at every pitch; "given" is 1
+    assert torch.allclose(planes[0, 2, 20:24], dyn[0, 5, 0].expand(4, 16))
+    assert torch.allclose(planes[0, 7, 0], sem[0, 0, 1].expand(16))
+    assert bool((planes[0, 8] == 1).all())
+    assert not planes[1, 2:].any()  # dropped: no curves, "given" 0
+
+
+def test_the_shipped_denoiser_follows_the_activity_curve():
+    """Through the model alone (no rule between curve and notes): same seeds, same other curves,
+    busier activity asks give more onsets; with guidance 0 (the null condition) they give
+    exactly the same roll, so the difference is the condition's."""
+    from vidscore.systems.diffbgm.inference import DiffusionSampling, sample_roll
+    from vidscore.systems.diffbgm.system import DiffBGMSystem
+
+    model = DiffBGMSystem.load().model
+
+    def onsets(activity: float, guidance: float) -> list[int]:
+        dyn = np.zeros((32, 4), np.float32)
+        dyn[:, 0], dyn[:, 1], dyn[::16, 2], dyn[::4, 3] = activity, 0.5, 1.0, 0.5
+        sem = np.full((32, 2), 0.5, np.float32)
+        s = DiffusionSampling(steps=10, guidance=guidance)
+        rolls = [sample_roll(model, dyn, sem, np.zeros(32, int), s, seed) for seed in range(3)]
+        return [int((r[0] > 0).sum()) for r in rolls]
+
+    calm, busy = onsets(0.1, 2.0), onsets(0.9, 2.0)
+    assert sum(busy) > 1.2 * sum(calm), (calm, busy)
+    assert onsets(0.1, 0.0) == onsets(0.9, 0.0)
 
 
 def _pop909_windows(count: int, cfg):

@@ -559,6 +559,14 @@ def train_diffbgm(
     low_pitch: Annotated[int, typer.Option("--low-pitch", help="MIDI pitch of its bottom.")] = 32,
     hop_bars: Annotated[int, typer.Option("--hop-bars", help="Bars between windows.")] = 1,
     cond_drop: Annotated[float, typer.Option("--cond-drop")] = 0.2,
+    curve_input: Annotated[
+        bool,
+        typer.Option(
+            "--curve-input/--reference-conditioning",
+            help="Curves also as input channels (default), or cross-attention alone as the "
+            "reference (the ablation).",
+        ),
+    ] = True,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     limit: Annotated[int, typer.Option("--limit", help="First N pieces per folder.")] = 0,
     cache: Annotated[
@@ -580,7 +588,9 @@ def train_diffbgm(
     try:
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
         opts = DiffBGMTraining(cond_drop=cond_drop, hop_bars=hop_bars, limit=max(0, limit))
-        model_cfg = DiffBGMConfig(width=width, pitches=pitches, low_pitch=low_pitch)
+        model_cfg = DiffBGMConfig(
+            width=width, pitches=pitches, low_pitch=low_pitch, curve_input=curve_input
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     _train_and_report(

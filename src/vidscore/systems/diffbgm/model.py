@@ -18,6 +18,16 @@ sampling. A sample dropped from its condition (classifier-free training; the ref
 drops it, so its guidance is untrained) gets a learnt null token at every beat instead of the
 reference's constant -1.
 
+Two additions to the reference, both because its conditioning could not steer here (measured,
+docs/diffbgm.md): every token carries a learnt embedding of its beat's place in the segment (the
+reference's tokens have none, so attention cannot tell beat 3's activity from beat 30's), and with
+``curve_input`` (default) the curves of each beat also enter the U-Net as input channels under
+its 16 steps, broadcast over pitch (CMT's way of conditioning, and ControlNet-style spatial
+conditions), with a seventh channel saying whether they are given. The input path sees every curve
+at every timestep: the density of a texture is settled at high noise, where the switch gives
+cross-attention only the semantic tokens. ``curve_input=False`` is the reference's conditioning,
+for the ablation.
+
 **SAC-Att**: :class:`MaskedCrossAttention` replaces the cross-attention of every transformer: a
 query at a feature-map row may attend only to the tokens its beats may (:mod:`.sacatt`), from a
 ``(batch, beats, beats)`` mask passed with the call. Self-attention is not masked (the reference
@@ -48,6 +58,7 @@ class DiffBGMConfig:
     dynamic_dim: int = 4
     semantic_dim: int = 2
     switch_t: int = 200
+    curve_input: bool = True  # the curves also as input channels (the module docstring)
     train_steps: int = 1000
     beta_start: float = 0.00085
     beta_end: float = 0.012
@@ -116,7 +127,7 @@ class DiffBGM(nn.Module):
         w = cfg.width
         self.unet = UNet2DConditionModel(
             sample_size=(STEPS, cfg.pitches),
-            in_channels=2,
+            in_channels=2 + (self.curve_channels if cfg.curve_input else 0),
             out_channels=2,
             down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D",
                               "CrossAttnDownBlock2D"),
@@ -132,6 +143,27 @@ class DiffBGM(nn.Module):
         self.dynamic = nn.Linear(cfg.dynamic_dim, cfg.cond_dim)
         self.semantic = nn.Linear(cfg.semantic_dim, cfg.cond_dim)
         self.null = nn.Parameter(torch.zeros(cfg.cond_dim))
+        self.position = nn.Parameter(torch.zeros(BEATS, cfg.cond_dim))
+        nn.init.normal_(self.position, std=0.02)
+
+    @property
+    def curve_channels(self) -> int:
+        """Input channels the curves take with ``curve_input``: each curve, then "given"."""
+        return self.cfg.dynamic_dim + self.cfg.semantic_dim + 1
+
+    def curve_planes(
+        self, x: torch.Tensor, dynamic: torch.Tensor, semantic: torch.Tensor,
+        dropped: torch.Tensor | None,
+    ) -> torch.Tensor:  # fmt: skip
+        """``x`` with the per-beat curves appended as channels (zeros, "given" 0, where
+        ``dropped``), each beat's value held over its steps and every pitch."""
+        given = torch.ones_like(dynamic[..., :1])
+        curves = torch.cat([dynamic, semantic, given], dim=-1)  # (B, beats, C)
+        if dropped is not None:
+            curves = curves * (~dropped).view(-1, 1, 1).to(curves.dtype)
+        per_step = curves.repeat_interleave(x.shape[2] // curves.shape[1], dim=1)
+        planes = per_step.transpose(1, 2)[..., None].expand(-1, -1, -1, x.shape[3])
+        return torch.cat([x, planes.to(x.dtype)], dim=1)
 
     def condition(
         self,
@@ -144,6 +176,7 @@ class DiffBGM(nn.Module):
         the null token where ``dropped``."""
         above = (t > self.cfg.switch_t).view(-1, 1, 1)
         tokens = torch.where(above, self.semantic(semantic), self.dynamic(dynamic))
+        tokens = tokens + self.position[: tokens.shape[1]]
         if dropped is not None:
             tokens = torch.where(dropped.view(-1, 1, 1), self.null.expand_as(tokens), tokens)
         return tokens
@@ -159,6 +192,8 @@ class DiffBGM(nn.Module):
     ) -> torch.Tensor:
         tokens = self.condition(t, dynamic, semantic, dropped)
         kwargs = {"beat_mask": beat_mask, "roll_rows": x.shape[2], "roll_cols": x.shape[3]}
+        if self.cfg.curve_input:
+            x = self.curve_planes(x, dynamic, semantic, dropped)
         return self.unet(x, t, tokens, cross_attention_kwargs=kwargs).sample
 
 
