@@ -20,8 +20,10 @@
    pile-up).
 
     python benchmarks/diffbgm.py [--weights DIR] [--pieces 20] [--bars 16] [--shuffles 10]
+        [--parts corpus,clips,regenerate] [--name diffbgm]
 
-Writes benchmarks/results/diffbgm.json and diffbgm.md.
+Writes benchmarks/results/NAME.json and NAME.md (``--name`` keeps an ablation's weights, say
+``--reference-conditioning``, from overwriting the shipped weights' figures).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from vidscore.systems.diffbgm.sacatt import MASKS
 POP909 = SHARED.parent / "data" / "POP909"
 GUIDANCE = (0.0, 1.0, 2.0, 3.0, 5.0)
 MEASURED = ("activity", "intensity", "valence", "register")
+PARTS = ("corpus", "clips", "regenerate")
 #: Diff-BGM's published figures on BGM909 (README of the reference code)
 PUBLISHED = {
     "Diff-BGM": {"PCHE": 2.840, "GPS": 0.601, "SI": 0.521},
@@ -243,7 +246,18 @@ def regenerate(weights) -> dict:
 
 
 def markdown(doc: dict) -> str:
-    c = doc["corpus"]
+    lines = [f"Weights: {doc['weights']}", ""]
+    if "corpus" in doc:
+        lines += corpus_markdown(doc["corpus"])
+    if "clips" in doc:
+        lines += clips_markdown(doc["clips"])
+    if "regenerate" in doc:
+        lines += ["", "## Regenerate (bikes.mp4, 3-6.5 s)", "", "```",
+                  json.dumps(doc["regenerate"], indent=1), "```"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def corpus_markdown(c: dict) -> list[str]:
     lines = [f"## Structure, {c['songs']} POP909 test songs, first {c['bars']} bars", ""]
     lines += ["| music | PCHE | GPS | SI short | SI mid | SI long |", "|---|---|---|---|---|---|"]
     for side in ("real", "generated"):
@@ -257,10 +271,14 @@ def markdown(doc: dict) -> str:
     for label in [*(f"guidance {g}" for g in GUIDANCE), "shuffled"]:
         cells = [str(c["adherence"][f"{m}/{label}"]) for m in MEASURED]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "## SAC-Att on clips", ""]
+    return lines
+
+
+def clips_markdown(clips: dict) -> list[str]:
+    lines = ["", "## SAC-Att on clips", ""]
     lines += ["| mask | clip | s | cuts on bars | at cuts | at other downbeats | motion ~ onsets | "
               "shuffled |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for mask, rows in doc["clips"].items():
+    for mask, rows in clips.items():
         for clip, r in rows.items():
             cells = [mask, clip, r["seconds"], r["aligned cuts"], r["cuts"], r["other downbeats"],
                      r["motion~onsets"], r["shuffled"]]  # fmt: skip
@@ -268,13 +286,11 @@ def markdown(doc: dict) -> str:
     lines += ["", "## Structure of the clips' music (cut-plan mask)", "",
               "| clip | s | PCHE | GPS | SI short | SI mid | SI long |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for clip, r in doc["clips"]["shots"].items():
+    for clip, r in clips["shots"].items():
         q = r["structure"]
         lines.append(f"| {clip} | {r['seconds']} | {q['PCHE']} | {q['GPS']} | {q['SI_short']} | "
                      f"{q['SI_mid']} | {q['SI_long']} |")  # fmt: skip
-    lines += ["", "## Regenerate (bikes.mp4, 3-6.5 s)", "", "```",
-              json.dumps(doc["regenerate"], indent=1), "```"]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -283,7 +299,12 @@ def main() -> None:
     ap.add_argument("--pieces", type=int, default=20)
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--shuffles", type=int, default=10)
+    ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated, of " + str(PARTS))
+    ap.add_argument("--name", default="diffbgm", help="stem of the result files")
     args = ap.parse_args()
+    parts = args.parts.split(",")
+    if not set(parts) <= set(PARTS):
+        ap.error(f"--parts: each one of {', '.join(PARTS)}")
 
     from vidscore.curves.contract import Calibration
     from vidscore.modules.checkpoint import read_manifest
@@ -293,17 +314,20 @@ def main() -> None:
     calibration = Calibration.from_dict(read_manifest(folder)["calibration"])
     model = DiffBGMSystem.load(folder).model
     t0 = time.perf_counter()
-    pieces = held_out(POP909, "test", args.pieces, args.bars, calibration)
     RESULTS.mkdir(exist_ok=True)
-    doc = {"weights": str(folder), "corpus": corpus(model, pieces, args.bars)}
-    (RESULTS / "diffbgm.json").write_text(json.dumps(doc, indent=1))  # each part as it ends
-    doc["clips"] = clips(DiffBGMSystem, folder, args.shuffles)
-    (RESULTS / "diffbgm.json").write_text(json.dumps(doc, indent=1))
-    doc["regenerate"] = regenerate(folder)
-    doc["seconds"] = round(time.perf_counter() - t0, 1)
-    (RESULTS / "diffbgm.json").write_text(json.dumps(doc, indent=1))
+    doc: dict = {"weights": str(folder)}
+    for part in parts:  # the JSON is written as each part ends
+        if part == "corpus":
+            pieces = held_out(POP909, "test", args.pieces, args.bars, calibration)
+            doc["corpus"] = corpus(model, pieces, args.bars)
+        elif part == "clips":
+            doc["clips"] = clips(DiffBGMSystem, folder, args.shuffles)
+        else:
+            doc["regenerate"] = regenerate(folder)
+        doc["seconds"] = round(time.perf_counter() - t0, 1)
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=1))
     text = markdown(doc)
-    (RESULTS / "diffbgm.md").write_text(text)
+    (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
 
 

@@ -321,3 +321,68 @@ def test_regenerate_needs_a_take_and_a_system_that_can(tmp_path):
         r = run_cli("compose", clip, "-o", tmp_path / "o.mp4", "--system", system, *args)
         assert r.returncode == 2 and says in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o.mp4").exists()
+
+
+def _bgm909_fixture(root, rng):
+    """BGM909's features layout for POP909 001 (held out) and 002 (training); 003 lacks its
+    caption features, so it is left out."""
+    import torch
+
+    from vidscore.systems.diffbgm import bgm909
+
+    for d in (bgm909.VISUAL, bgm909.CAPTION, bgm909.SCENES):
+        (root / d).mkdir(parents=True)
+    visual = {}
+    for sid, frames in (("001", 90), ("002", 70), ("003", 60)):
+        visual[sid] = rng.standard_normal((frames, 512)).astype(np.float32)
+        torch.save(torch.from_numpy(visual[sid]), root / bgm909.VISUAL / f"{sid}.pth")
+        (root / bgm909.SCENES / f"{sid}_scenes.txt").write_text("0 99\n100 249\n250 399\n")
+        if sid != "003":
+            caption = rng.standard_normal((frames // 2, 768)).astype(np.float32)
+            np.save(root / bgm909.CAPTION / f"{sid}.npy", caption)
+    return visual
+
+
+def test_bgm909_features_are_read_onto_the_beats_by_share_of_the_song(tmp_path):
+    from vidscore.errors import InputError
+    from vidscore.systems.diffbgm import bgm909
+
+    visual = _bgm909_fixture(tmp_path, np.random.default_rng(0))
+    c = bgm909.read(tmp_path, "pop909/001", 200)
+    assert c.dynamic.shape == (200, 512) and c.semantic.shape == (200, 768)
+    assert np.array_equal(c.dynamic[0], visual["001"][0])
+    assert np.array_equal(c.dynamic[199], visual["001"][199 * 90 // 200])
+    # shots start at frames 100 and 250 of 400: beats 50 and 125 of 200
+    assert np.flatnonzero(c.starts).tolist() == [50, 125]
+    assert bgm909.read(tmp_path, "pop909/003", 200) is None
+    with pytest.raises(InputError, match="not a BGM909 features folder"):
+        bgm909.check_folder(tmp_path / bgm909.VISUAL)
+
+
+@pytest.mark.shared
+def test_train_on_bgm909_features_from_a_fixture(tmp_path):
+    import json
+
+    from tests.conftest import CLIPS, run_cli
+
+    _bgm909_fixture(tmp_path / "bgm909", np.random.default_rng(1))
+    out = tmp_path / "w"
+    r = run_cli("train", "diffbgm", "--data", SHARED / "data" / "POP909", "--features",
+                tmp_path / "bgm909", "--out", out, "--epochs", "1", "--width", "8", "--pitches",
+                "16", "--low-pitch", "56", "--hop-bars", "8", "--limit", "4", "--cache",
+                tmp_path / "cache", "--device", "cpu")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["config"]["conditions"] == "bgm909" and not m["config"]["curve_input"]
+    assert (m["config"]["dynamic_dim"], m["config"]["semantic_dim"]) == (512, 768)
+    assert m["metrics"]["pieces with features"] == {"train": 1, "val": 0, "test": 1}
+    assert m["metrics"]["real"]["loss_dynamic"] > 0
+    assert "BGM909's video features" in (out / "CARD.md").read_text()
+    # such weights cannot score a clip here: one line, exit 2
+    r = run_cli("compose", CLIPS["bikes"], "-o", tmp_path / "x.mp4", "--system", "diffbgm",
+                "--weights", out)  # fmt: skip
+    assert r.returncode == 2 and "CLIP2Video" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.mp4").exists()
+    r = run_cli("train", "diffbgm", "--data", SHARED / "data" / "POP909", "--features",
+                tmp_path / "cache", "--out", tmp_path / "w2", "--limit", "4")  # fmt: skip
+    assert r.returncode == 2 and "not a BGM909 features folder" in r.stderr

@@ -567,6 +567,13 @@ def train_diffbgm(
             "reference (the ablation).",
         ),
     ] = True,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            help="BGM909 features folder: condition on its video features, not the curves.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     limit: Annotated[int, typer.Option("--limit", help="First N pieces per folder.")] = 0,
     cache: Annotated[
@@ -587,7 +594,8 @@ def train_diffbgm(
 
     try:
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
-        opts = DiffBGMTraining(cond_drop=cond_drop, hop_bars=hop_bars, limit=max(0, limit))
+        opts = DiffBGMTraining(cond_drop=cond_drop, hop_bars=hop_bars, limit=max(0, limit),
+                               features=str(features) if features is not None else "")  # fmt: skip
         model_cfg = DiffBGMConfig(
             width=width, pitches=pitches, low_pitch=low_pitch, curve_input=curve_input
         )

@@ -44,17 +44,38 @@ def split_curves(cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (c[:, [CURVES.index(n) for n in DYNAMIC]], c[:, [CURVES.index(n) for n in SEMANTIC]])
 
 
-def windows(piece, cfg: DiffBGMConfig, hop_bars: int = 1) -> list[Window]:
-    """Every full 8-bar window of a calibrated piece, one starting every ``hop_bars`` bars."""
+@dataclass
+class Conditions:
+    """A whole piece's condition rows per beat: ``dynamic`` and ``semantic`` (n_beats, dims),
+    and ``starts`` (n_beats,) True where a new shot (or section) begins."""
+
+    dynamic: np.ndarray
+    semantic: np.ndarray
+    starts: np.ndarray
+
+
+def curve_conditions(piece) -> Conditions:
+    """The calibrated piece's own curves, split at its section and phrase starts."""
+    dyn, sem = split_curves(piece.cond)
+    return Conditions(dyn, sem, piece.raw[:, CURVES.index("boundary")] > 0.5)
+
+
+def windows(
+    piece, cfg: DiffBGMConfig, hop_bars: int = 1, conditions: Conditions | None = None
+) -> list[Window]:
+    """Every full 8-bar window of a piece, one starting every ``hop_bars`` bars, conditioned on
+    ``conditions`` (the piece's own curves when not given)."""
+    c = conditions if conditions is not None else curve_conditions(piece)
     notes = [*piece.melody, *piece.accompaniment]
     out = []
     for start in range(0, piece.n_beats - BEATS + 1, hop_bars * BEATS_PER_BAR):
         roll = to_pianoroll(notes, start_beat=start, beats_per_bar=BEATS_PER_BAR)
         roll = roll[:, :, cfg.low_pitch : cfg.low_pitch + cfg.pitches]
-        dyn, sem = split_curves(piece.cond[start : start + BEATS])
-        starts = piece.raw[start : start + BEATS, CURVES.index("boundary")] > 0.5
+        span = slice(start, start + BEATS)
+        starts = c.starts[span].copy()
         starts[0] = False
-        out.append(Window(piece.name, start, roll, dyn, sem, np.cumsum(starts)))
+        out.append(Window(piece.name, start, roll, c.dynamic[span], c.semantic[span],
+                          np.cumsum(starts)))  # fmt: skip
     return out
 
 

@@ -59,6 +59,7 @@ class DiffBGMConfig:
     semantic_dim: int = 2
     switch_t: int = 200
     curve_input: bool = True  # the curves also as input channels (the module docstring)
+    conditions: str = "curves"  # what the tokens are: "curves" or "bgm909" (its video features)
     train_steps: int = 1000
     beta_start: float = 0.00085
     beta_end: float = 0.012
@@ -70,6 +71,8 @@ class DiffBGMConfig:
             raise ValueError(f"pitches {self.pitches}: a multiple of 8 (the U-Net halves it 3x)")
         if not 0 <= self.low_pitch <= 128 - self.pitches:
             raise ValueError(f"low_pitch {self.low_pitch}: the roll must end by MIDI 127")
+        if self.conditions not in ("curves", "bgm909"):
+            raise ValueError(f"conditions {self.conditions!r}: curves or bgm909")
         if not 0 < self.switch_t < self.train_steps:
             raise ValueError(f"switch_t {self.switch_t}: inside the {self.train_steps} steps")
 

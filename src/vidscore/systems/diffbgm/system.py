@@ -95,6 +95,12 @@ class DiffBGMSystem(System):
             cls.weights_folder(weights), FILE, lambda c: DiffBGM(DiffBGMConfig(**c)),
             kind=KIND, system="diffbgm",
         )  # fmt: skip
+        if model.cfg.conditions != "curves":
+            raise InputError(
+                f"{cls.weights_folder(weights)}: weights trained on BGM909's video features; "
+                "composing needs the clip's CLIP2Video and caption features, which vidscore "
+                "does not compute (train on the curves to compose)"
+            )
         return cls(model)
 
     def compose(

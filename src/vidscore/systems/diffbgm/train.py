@@ -8,7 +8,9 @@ The SAC-Att mask at training comes from the music's own section and phrase start
 curve), the music-side counterpart of the clip's cuts at compose time.
 
 ``vidscore train diffbgm`` (:func:`run`) trains on the POP909 pieces of the V-MusProd corpus
-(melody + accompaniment in one roll, key-normalised, hash split), writes ``diffbgm.safetensors``,
+(melody + accompaniment in one roll, key-normalised, hash split), conditioned on their own
+curves, or with ``features`` on BGM909's video features (:mod:`.bgm909`; the reference's
+conditioning, pieces without features left out), and writes ``diffbgm.safetensors``,
 ``manifest.json`` (with the curves' calibration) and ``CARD.md``. Held-out score: the denoising
 loss on validation windows at fixed timesteps and noise, fed the windows' own curves, the curves
 shuffled in time and the null condition: the gaps are what the conditions carry through the model.
@@ -19,12 +21,13 @@ from __future__ import annotations
 import os
 import random
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vidscore.errors import InputError
 from vidscore.modules.checkpoint import save_module, write_manifest
 from vidscore.modules.trainer import (
     Progress,
@@ -36,11 +39,12 @@ from vidscore.modules.trainer import (
 )
 from vidscore.outputs import atomic_path, check_output_folder
 from vidscore.systems.common.card import ModelFacts, WeightCard
-from vidscore.systems.diffbgm.data import Window, windows
+from vidscore.systems.diffbgm import bgm909
+from vidscore.systems.diffbgm.data import Conditions, Window, curve_conditions, windows
 from vidscore.systems.diffbgm.model import DiffBGM, DiffBGMConfig, scheduler
 from vidscore.systems.diffbgm.sacatt import shot_mask
 from vidscore.systems.vmusprod.data import load_pieces
-from vidscore.systems.vmusprod.train import default_cache, shuffled_piece
+from vidscore.systems.vmusprod.train import default_cache
 
 FILE = "diffbgm.safetensors"
 KIND = "diffbgm-unet"
@@ -57,6 +61,7 @@ class DiffBGMTraining:
     hop_bars: int = 1  # a training window starts every hop_bars bars (the reference: 1)
     limit: int = 0  # only the first N pieces of each folder (smoke runs)
     eval_windows: int = 256  # held-out windows scored (every 8 bars of the validation pieces)
+    features: str = ""  # a BGM909 features folder: condition on its video features, not curves
 
     def __post_init__(self) -> None:
         if not 0 <= self.cond_drop < 1:
@@ -134,12 +139,32 @@ def evaluate(model: DiffBGM, held: dict[str, list[Window]]) -> dict:
     return out
 
 
-def held_out(pieces, cfg: DiffBGMConfig, count: int) -> dict[str, list[Window]]:
-    """Validation windows every 8 bars, fed their own curves, shuffled curves, or none."""
+def conditioned(pieces, features: Path | None) -> list[tuple[object, Conditions]]:
+    """Each piece with its conditions: its own curves, or its BGM909 features (pieces that have
+    none are left out)."""
+    if features is None:
+        return [(p, curve_conditions(p)) for p in pieces]
+    found = [(p, bgm909.read(features, p.name, p.n_beats)) for p in pieces]
+    return [(p, c) for p, c in found if c is not None]
+
+
+def shuffled_conditions(c: Conditions, n_bars: int, seed: int) -> Conditions:
+    """The conditions with their bars moved whole into a random order (the music stays)."""
+    order = np.random.default_rng(seed).permutation(n_bars)
+
+    def moved(a: np.ndarray) -> np.ndarray:
+        head = a[: 4 * n_bars].reshape(n_bars, 4, *a.shape[1:])[order]
+        return np.concatenate([head.reshape(4 * n_bars, *a.shape[1:]), a[4 * n_bars :]])
+
+    return Conditions(moved(c.dynamic), moved(c.semantic), moved(c.starts))
+
+
+def held_out(pairs, cfg: DiffBGMConfig, count: int) -> dict[str, list[Window]]:
+    """Validation windows every 8 bars, fed their own conditions, shuffled ones, or none."""
     real, shuffled = [], []
-    for k, p in enumerate(pieces):
-        real += windows(p, cfg, hop_bars=8)
-        shuffled += windows(shuffled_piece(p, k), cfg, hop_bars=8)
+    for k, (p, c) in enumerate(pairs):
+        real += windows(p, cfg, 8, c)
+        shuffled += windows(p, cfg, 8, shuffled_conditions(c, p.n_beats // 4, k))
     return {"real": real[:count], "shuffled": shuffled[:count], "null": real[:count]}
 
 
@@ -160,24 +185,39 @@ def run(
     opts = opts or DiffBGMTraining()
     model_cfg = model_cfg or DiffBGMConfig()
     resolve_device(cfg.device)
+    features = bgm909.check_folder(opts.features) if opts.features else None
     out_dir = check_output_folder(out, (FILE,), overwrite=overwrite)
     with claim_main([out_dir / FILE]):
         corpus = load_pieces(data, limit=opts.limit, cache=cache or default_cache())
-        items = [w for p in corpus["train"] for w in windows(p, model_cfg, opts.hop_bars)]
+        train = conditioned(corpus["train"], features)
+        if features is not None:
+            if not train:
+                raise InputError(f"{features}: no features for any training piece of {data}")
+            first = train[0][1]
+            model_cfg = replace(
+                model_cfg, conditions="bgm909", curve_input=False,
+                dynamic_dim=first.dynamic.shape[1], semantic_dim=first.semantic.shape[1],
+            )  # fmt: skip
+        items = [w for p, c in train for w in windows(p, model_cfg, opts.hop_bars, c)]
         trainer = Trainer(cfg, state_dir=out_dir / ".resume", progress=progress)
         model = fit(trainer, items, model_cfg, opts)
         try:
             if not trainer.world.is_main:
                 return None
-            held = corpus["val"] or corpus["test"]
+            held = conditioned(corpus["val"] or corpus["test"], features)
             metrics = evaluate(model, held_out(held, model_cfg, opts.eval_windows))
             metrics["pieces"] = {k: len(v) for k, v in corpus.splits.items()}
+            if features is not None:
+                metrics["pieces with features"] = {
+                    k: len(conditioned(v, features)) for k, v in corpus.splits.items()
+                }
             metrics["windows"] = len(items)
             config = asdict(model_cfg)
             sha = save_module(model, out_dir / FILE, kind=KIND, config=config,
                               overwrite=overwrite)  # fmt: skip
             facts = ModelFacts.of(FILE, "piano-roll U-Net", model, config, sha)
             training = {**asdict(cfg), **asdict(opts), "data": [Path(d).name for d in data]}
+            training["features"] = features.name if features is not None else ""
             write_manifest(
                 out_dir,
                 {"system": "diffbgm", "files": {FILE: sha}, "calibration":
@@ -217,8 +257,14 @@ def card(facts: ModelFacts, metrics: dict, training: dict, command: str) -> Weig
             f"{' + '.join(training['data'])}, hash-of-id 80/10/10 split, usable pieces per split "
             f"{metrics['pieces']}, {metrics['windows']} training windows of 8 bars (one every "
             f"{training['hop_bars']} bars). Melody and accompaniment in one roll, key-normalised "
-            "to C major / A minor, on 16ths; each window conditioned on its own control curves "
-            "per beat (vidscore/curves), which stand in for the video at training."
+            "to C major / A minor, on 16ths; "
+            + (
+                f"each window conditioned on BGM909's video features ({training['features']}: "
+                "CLIP2Video visual, BLIP caption), read onto its beats by share of the song."
+                if training["features"]
+                else "each window conditioned on its own control curves per beat "
+                "(vidscore/curves), which stand in for the video at training."
+            )
         ),
         data_licence="POP909: MIT. SymMV (if given): CC BY-NC-SA 4.0, non-commercial use.",
         command=command,

@@ -1,0 +1,92 @@
+"""BGM909's video features as Diff-BGM's conditions, for people who have them.
+
+BGM909 (the Diff-BGM authors' dataset) pairs POP909's music with video features; vidscore reads
+its music from POP909 itself and the features from a folder laid out as the reference reads
+them (``data/dataset.py`` of the Diff-BGM code):
+
+* ``new_raw_video_feats/{id}.pth``: CLIP2Video visual features, a ``(T, 512)`` tensor;
+* ``caption_feats/{id}.npy``: BLIP captions encoded by BERT, ``(T, 768)``;
+* ``detection/{id}_scenes.txt``: TransNetV2 shots, one ``start end`` frame pair a line.
+
+``{id}`` is POP909's song number (``001`` ...). As in the reference, each stream is read onto the
+piece's beats by its share of the song (beat ``i`` of ``n`` takes row ``floor(i T / n)``); the
+features carry no time stamps, so that is the only alignment there is. vidscore's pieces start at
+the first downbeat, so the pickup (under a bar) shifts the rows by less than a bar. Unlike the
+reference, which only counts the shots, the shots here are placed on the beats by the same share
+of the song (frame ``f`` of ``F`` falls on beat ``floor(f n / F)``) and give SAC-Att its masks.
+
+Weights trained on these features take the reference's conditioning (cross-attention alone,
+visual tokens at t <= 200, caption tokens above); composing with them needs CLIP2Video and BLIP
+features of the clip, which vidscore does not compute, so the system refuses them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vidscore.errors import InputError
+from vidscore.systems.diffbgm.data import Conditions
+
+VISUAL = "new_raw_video_feats"
+CAPTION = "caption_feats"
+SCENES = "detection"
+
+
+def check_folder(folder: str | os.PathLike) -> Path:
+    """The features folder, or one clear error when it lacks BGM909's layout."""
+    root = Path(folder)
+    missing = [d for d in (VISUAL, CAPTION, SCENES) if not (root / d).is_dir()]
+    if missing:
+        raise InputError(f"{root}: not a BGM909 features folder (no {', '.join(missing)}/)")
+    return root
+
+
+def song_id(piece_name: str) -> str:
+    """``pop909/012`` -> ``012``."""
+    return piece_name.rsplit("/", 1)[-1]
+
+
+def per_beat(rows: np.ndarray, n_beats: int) -> np.ndarray:
+    """``rows`` spread over ``n_beats`` by share of the song (the reference's floor lookup)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.ndim != 2 or len(rows) == 0:
+        raise ValueError(f"features of shape {rows.shape}: want (T, dims) with T >= 1")
+    return rows[(np.arange(n_beats) * len(rows)) // n_beats]
+
+
+def scene_starts(path: Path, n_beats: int) -> np.ndarray:
+    """``(n_beats,)`` booleans: True at the beat where each shot after the first starts."""
+    pairs = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        frames = np.array([(int(a), int(b)) for a, b, *_ in pairs], dtype=np.int64)
+    except ValueError as exc:
+        raise InputError(f"{path}: not a TransNetV2 scenes file ({exc})") from exc
+    starts = np.zeros(n_beats, dtype=bool)
+    if len(frames):
+        total = int(frames[:, 1].max()) + 1
+        beats = (frames[1:, 0] * n_beats) // total
+        starts[beats[(beats > 0) & (beats < n_beats)]] = True
+    return starts
+
+
+def read(folder: Path, name: str, n_beats: int) -> Conditions | None:
+    """The piece's BGM909 conditions per beat, or None when any of its three files is missing."""
+    import torch
+
+    sid = song_id(name)
+    paths = (folder / VISUAL / f"{sid}.pth", folder / CAPTION / f"{sid}.npy",
+             folder / SCENES / f"{sid}_scenes.txt")  # fmt: skip
+    if not all(p.is_file() for p in paths):
+        return None
+    try:
+        visual = torch.load(paths[0], map_location="cpu", weights_only=True)
+        caption = np.load(paths[1])
+        return Conditions(
+            per_beat(np.asarray(visual), n_beats), per_beat(caption, n_beats),
+            scene_starts(paths[2], n_beats),
+        )  # fmt: skip
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{folder}: BGM909 features of {sid}: {exc}") from exc
