@@ -15,8 +15,16 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
+# Skip the Python installs when nothing they depend on changed since the last set-up.
+STAMP=.venv/.vidscore-setup
+WANT=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/vidscore ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ]; then
+  echo "set-up: .venv is up to date"
+  exit 0
+fi
 # Torch first, pinned: this exact CPU build lies on local disk here; a bare "torch" would pull CUDA.
 .venv/bin/pip install -q "torch==2.13.0"
 .venv/bin/pip install -q -e ".[clip,ray,transcribe,compare,dev]"
 # basic-pitch's metadata demands TensorFlow on Python 3.11; we run its bundled ONNX model instead.
 .venv/bin/pip install -q --no-deps "basic-pitch==0.4.0"
+echo "$WANT" > "$STAMP"

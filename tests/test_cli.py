@@ -39,6 +39,24 @@ def test_version_and_help():
     assert r.returncode == 0 and "--plot" in r.stdout
 
 
+def test_bare_command_prints_its_help_once_and_the_choices_are_listed():
+    from vidscore import cli
+    from vidscore.systems.base import SYSTEMS
+    from vidscore.systems.common.arrange import PRESETS
+    from vidscore.types import EMOTIONS
+
+    r = vidscore()
+    assert r.returncode == 0 and r.stdout.count("Usage:") == 1
+    r = vidscore("train")
+    assert r.returncode == 0 and r.stdout.count("Usage:") == 1
+    for names, listed in ((SYSTEMS, cli.SYSTEM_CHOICES), (EMOTIONS, cli.EMOTION_CHOICES),
+                          (PRESETS, cli.INSTRUMENT_CHOICES)):  # fmt: skip
+        assert set(listed.replace(" (default)", "").replace(" or ", ", ").split(", ")) == set(names)
+    help_text = " ".join(vidscore("compose", "--help").stdout.split())
+    assert "video2music" in help_text and "diffbgm" in help_text and "relaxing" in help_text
+    assert "--overwrite Replace existing outputs" in help_text  # a flag: no <bool> type shown
+
+
 def test_analyze_writes_json_npz_and_plot(tmp_path):
     src = CLIPS["bikes"]
     before = sha(src)

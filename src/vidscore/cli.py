@@ -33,6 +33,11 @@ app = typer.Typer(
 err = Console(stderr=True, soft_wrap=True)  # a line is never broken inside a path or reason
 out = Console(soft_wrap=True)
 _state: dict = {"debug": False, "signal": 2}
+#: the choices the help lists (kept here, not imported, so that `--help` stays fast; a test
+#: checks them against vidscore.systems.base.SYSTEMS, vidscore.types.EMOTIONS and the presets)
+SYSTEM_CHOICES = "video2music (default), vmusprod, diffbgm or baseline"
+EMOTION_CHOICES = "exciting, fearful, tense, sad, relaxing or neutral"
+INSTRUMENT_CHOICES = "piano, strings or band"
 
 
 data_app = typer.Typer(help="Datasets and test material.", no_args_is_help=True)
@@ -218,7 +223,10 @@ def compose(
         Path, typer.Option("-o", "--output", help="Clip with music (.mp4/.mov/.mkv).")
     ],
     system: Annotated[
-        str, typer.Option("--system", help="Which system composes (see `vidscore systems`).")
+        str,
+        typer.Option(
+            "--system", help=f"Which system composes: {SYSTEM_CHOICES} (`vidscore systems`)."
+        ),
     ] = "video2music",
     weights: Annotated[
         Path | None, typer.Option("--weights", help="Weights folder from `vidscore train`.")
@@ -227,13 +235,15 @@ def compose(
         list[str] | None,
         typer.Option("--param", help="A system parameter, name=value (repeatable)."),
     ] = None,
-    emotion: Annotated[str | None, typer.Option("--emotion", help="Force an emotion.")] = None,
+    emotion: Annotated[
+        str | None, typer.Option("--emotion", help=f"Force an emotion: {EMOTION_CHOICES}.")
+    ] = None,
     key: Annotated[str | None, typer.Option("--key", help="Key, e.g. 'D minor'.")] = None,
     tempo: Annotated[
         float | None, typer.Option("--tempo", help="BPM (default: from motion).")
     ] = None,
     instruments: Annotated[
-        str | None, typer.Option("--instruments", help="piano, strings or band.")
+        str | None, typer.Option("--instruments", help=f"{INSTRUMENT_CHOICES}.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     markers: Annotated[
@@ -389,7 +399,9 @@ def evaluate(
     videos: Annotated[
         list[Path] | None, typer.Option("--videos", help="Clips (for WAV, or --system).")
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", help="Compose, then evaluate.")] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", help=f"Compose with {SYSTEM_CHOICES}, then evaluate.")
+    ] = None,
     weights: Annotated[
         Path | None, typer.Option("--weights", help="With --system: a trained weights folder.")
     ] = None,
@@ -727,10 +739,20 @@ def _interrupted() -> int:
     return 128 + signum
 
 
+def _hide_flag_types(command) -> None:
+    """On/off flags take no value, so the help shows no ``<bool>`` type beside them."""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line and exit code 2, and an
     interruption (Ctrl-C, SIGTERM) into one line and 128 + the signal's number."""
     command = typer.main.get_command(app)
+    _hide_flag_types(command)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     _state["signal"] = signal.SIGINT
@@ -747,8 +769,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # Click's exceptions (vendored by recent Typer, so matched by shape, not class)
         name = type(exc).__name__
-        if name == "NoArgsIsHelpError":
-            out.print(exc.ctx.get_help(), markup=False, highlight=False)
+        if name == "NoArgsIsHelpError":  # Typer has already printed the help
             return 0
         if hasattr(exc, "format_message") and not _state["debug"]:
             ctx = getattr(exc, "ctx", None)
