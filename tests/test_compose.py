@@ -184,3 +184,21 @@ def test_a_compose_probes_the_clip_once_and_decodes_its_sound_once(tmp_path, mon
         monkeypatch.setattr(module, "iter_audio", sound)
     compose(CLIPS["bigbuckbunny"], tmp_path / "o.mp4", system="baseline")
     assert calls == {"probe": 1, "sound": 1}
+
+
+def test_ignore_cuts_leaves_only_the_markers(tmp_path):
+    """bikes.mp4 has cuts; with --ignore-cuts the sections start at the markers alone, a
+    downbeat on each, and the cues still list the detected cuts."""
+    cues = {}
+    for name, extra in (("ignored", ["--ignore-cuts"]), ("kept", [])):
+        r = run("compose", CLIPS["bikes"], "-o", tmp_path / f"{name}.mp4", "--system", "baseline",
+                "--markers", "5", "--cues", tmp_path / f"{name}.json", *extra)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        cues[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    ignored, kept = cues["ignored"], cues["kept"]
+    assert ignored["cuts"] == kept["cuts"] and len(ignored["cuts"]) >= 3
+    assert ignored["cuts_ignored"] and not kept["cuts_ignored"]
+    assert [s["start"] for s in ignored["sections"]] == [0.0, 5.0]
+    assert ignored["aligned_cuts"] == [] and kept["aligned_cuts"]
+    assert min(abs(d - 5.0) for d in ignored["downbeats"]) < 0.05
+    assert len(kept["sections"]) > len(ignored["sections"])

@@ -250,6 +250,10 @@ def compose(
         str | None,
         typer.Option("--markers", help="Seconds where a section must start, e.g. 4.5,12."),
     ] = None,
+    ignore_cuts: Annotated[
+        bool,
+        typer.Option("--ignore-cuts", help="Leave the detected cuts alone: only --markers count."),
+    ] = False,
     keep: Annotated[
         Path | None,
         typer.Option("--keep", help="MIDI of an earlier take to keep outside --regenerate."),
@@ -282,7 +286,9 @@ def compose(
     """Compose music for a clip and write the clip with it."""
     from vidscore.pipeline import compose as run
 
-    controls = _controls(emotion, key, tempo, instruments, seed, markers, keep, regenerate)
+    controls = _controls(
+        emotion, key, tempo, instruments, seed, markers, keep, regenerate, ignore_cuts
+    )
     if not -60 <= original_gain <= 12:
         raise UsageError("--original-gain: -60 to 12 dB")
     with _progress() as bar:
@@ -331,7 +337,7 @@ def compose(
 
 
 def _controls(
-    emotion, key, tempo, instruments, seed, markers, keep=None, regenerate=None
+    emotion, key, tempo, instruments, seed, markers, keep=None, regenerate=None, ignore_cuts=False
 ) -> Controls:
     """The user's controls, or one UsageError line."""
     from vidscore.types import Controls
@@ -359,6 +365,7 @@ def _controls(
             markers=times,
             keep=None if keep is None else str(keep),
             regenerate=span,
+            ignore_cuts=ignore_cuts,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

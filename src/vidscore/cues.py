@@ -30,6 +30,7 @@ def cues(
         "instruments": soundtrack.instruments,
         "seed": controls.seed,
         "markers": list(controls.markers),
+        "cuts_ignored": controls.ignore_cuts,
         **(
             {"regenerated": {"range": list(controls.regenerate), "kept": controls.keep}}
             if controls.regenerate is not None

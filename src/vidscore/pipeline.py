@@ -172,7 +172,9 @@ def compose(
         )
         report("compose", 0, 1)
         impl: System = loader.result()
-        soundtrack = impl.compose(features, controls, gen_params)
+        # --ignore-cuts: the systems see a clip without cuts; the cues still list them
+        heard = replace(features, cuts=[]) if controls.ignore_cuts else features
+        soundtrack = impl.compose(heard, controls, gen_params)
         report("compose", 1, 1)
         report("render", 0, 1)
         music = render_spool(

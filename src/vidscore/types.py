@@ -121,6 +121,7 @@ class Controls:
     markers: tuple[float, ...] = ()  # seconds where a section must start, like a cut
     keep: str | None = None  # a MIDI file of an earlier take whose music outside regenerate stays
     regenerate: tuple[float, float] | None = None  # seconds (start, end) to write anew
+    ignore_cuts: bool = False  # compose as if the clip had no cuts: only the markers count
 
     def __post_init__(self) -> None:
         if self.emotion is not None and self.emotion not in EMOTIONS:
