@@ -355,7 +355,7 @@ def test_bgm909_features_are_read_onto_the_beats_by_share_of_the_song(tmp_path):
     # shots start at frames 100 and 250 of 400: beats 50 and 125 of 200
     assert np.flatnonzero(c.starts).tolist() == [50, 125]
     assert bgm909.read(tmp_path, "pop909/003", 200) is None
-    with pytest.raises(InputError, match="not a BGM909 features folder"):
+    with pytest.raises(InputError, match="not a BGM909 folder"):
         bgm909.check_folder(tmp_path / bgm909.VISUAL)
 
 
@@ -385,4 +385,4 @@ def test_train_on_bgm909_features_from_a_fixture(tmp_path):
     assert not (tmp_path / "x.mp4").exists()
     r = run_cli("train", "diffbgm", "--data", SHARED / "data" / "POP909", "--features",
                 tmp_path / "cache", "--out", tmp_path / "w2", "--limit", "4")  # fmt: skip
-    assert r.returncode == 2 and "not a BGM909 features folder" in r.stderr
+    assert r.returncode == 2 and "not a BGM909 folder" in r.stderr

@@ -2,7 +2,8 @@
 
 BGM909 (the Diff-BGM authors' dataset) pairs POP909's music with video features; vidscore reads
 its music from POP909 itself and the features from a folder laid out as the reference reads
-them (``data/dataset.py`` of the Diff-BGM code):
+them (``data/dataset.py`` of the Diff-BGM code), through the dataset reader
+:mod:`vidscore.data.bgm909`:
 
 * ``new_raw_video_feats/{id}.pth``: CLIP2Video visual features, a ``(T, 512)`` tensor;
 * ``caption_feats/{id}.npy``: BLIP captions encoded by BERT, ``(T, 768)``;
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidscore.errors import InputError
+from vidscore.data import bgm909 as dataset
 from vidscore.systems.diffbgm.data import Conditions
 
 VISUAL = "new_raw_video_feats"
@@ -37,11 +38,8 @@ SCENES = "detection"
 
 def check_folder(folder: str | os.PathLike) -> Path:
     """The features folder, or one clear error when it lacks BGM909's layout."""
-    root = Path(folder)
-    missing = [d for d in (VISUAL, CAPTION, SCENES) if not (root / d).is_dir()]
-    if missing:
-        raise InputError(f"{root}: not a BGM909 features folder (no {', '.join(missing)}/)")
-    return root
+    dataset.song_ids(folder)
+    return Path(folder)
 
 
 def song_id(piece_name: str) -> str:
@@ -50,22 +48,19 @@ def song_id(piece_name: str) -> str:
 
 
 def per_beat(rows: np.ndarray, n_beats: int) -> np.ndarray:
-    """``rows`` spread over ``n_beats`` by share of the song (the reference's floor lookup)."""
-    rows = np.asarray(rows, dtype=np.float32)
-    if rows.ndim != 2 or len(rows) == 0:
+    """``rows`` spread over ``n_beats`` by share of the song (the reference's floor lookup); a
+    single vector (a caption for the whole song) is held over every beat."""
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.float32))
+    if rows.ndim != 2 or rows.size == 0:
         raise ValueError(f"features of shape {rows.shape}: want (T, dims) with T >= 1")
     return rows[(np.arange(n_beats) * len(rows)) // n_beats]
 
 
-def scene_starts(path: Path, n_beats: int) -> np.ndarray:
+def scene_starts(shots: list[tuple[int, int]], n_beats: int) -> np.ndarray:
     """``(n_beats,)`` booleans: True at the beat where each shot after the first starts."""
-    pairs = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    try:
-        frames = np.array([(int(a), int(b)) for a, b, *_ in pairs], dtype=np.int64)
-    except ValueError as exc:
-        raise InputError(f"{path}: not a TransNetV2 scenes file ({exc})") from exc
     starts = np.zeros(n_beats, dtype=bool)
-    if len(frames):
+    if shots:
+        frames = np.asarray(shots, dtype=np.int64)
         total = int(frames[:, 1].max()) + 1
         beats = (frames[1:, 0] * n_beats) // total
         starts[beats[(beats > 0) & (beats < n_beats)]] = True
@@ -73,20 +68,15 @@ def scene_starts(path: Path, n_beats: int) -> np.ndarray:
 
 
 def read(folder: Path, name: str, n_beats: int) -> Conditions | None:
-    """The piece's BGM909 conditions per beat, or None when any of its three files is missing."""
-    import torch
-
+    """The piece's BGM909 conditions per beat (read by :mod:`vidscore.data.bgm909`), or None
+    when it has no visual or no caption features."""
     sid = song_id(name)
-    paths = (folder / VISUAL / f"{sid}.pth", folder / CAPTION / f"{sid}.npy",
-             folder / SCENES / f"{sid}_scenes.txt")  # fmt: skip
-    if not all(p.is_file() for p in paths):
+    if sid not in dataset.song_ids(folder):
         return None
-    try:
-        visual = torch.load(paths[0], map_location="cpu", weights_only=True)
-        caption = np.load(paths[1])
-        return Conditions(
-            per_beat(np.asarray(visual), n_beats), per_beat(caption, n_beats),
-            scene_starts(paths[2], n_beats),
-        )  # fmt: skip
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise InputError(f"{folder}: BGM909 features of {sid}: {exc}") from exc
+    item = dataset.load(folder, sid)
+    if item.caption.size == 0:
+        return None
+    return Conditions(
+        per_beat(item.video, n_beats), per_beat(item.caption, n_beats),
+        scene_starts(item.shots, n_beats),
+    )  # fmt: skip
