@@ -198,13 +198,15 @@ def run(
                 model_cfg, conditions="bgm909", curve_input=False,
                 dynamic_dim=first.dynamic.shape[1], semantic_dim=first.semantic.shape[1],
             )  # fmt: skip
+        held = conditioned(corpus["val"], features) or conditioned(corpus["test"], features)
+        if not held:
+            raise InputError(f"{data}: no validation or test piece to score the model on")
         items = [w for p, c in train for w in windows(p, model_cfg, opts.hop_bars, c)]
         trainer = Trainer(cfg, state_dir=out_dir / ".resume", progress=progress)
         model = fit(trainer, items, model_cfg, opts)
         try:
             if not trainer.world.is_main:
                 return None
-            held = conditioned(corpus["val"] or corpus["test"], features)
             metrics = evaluate(model, held_out(held, model_cfg, opts.eval_windows))
             metrics["pieces"] = {k: len(v) for k, v in corpus.splits.items()}
             if features is not None:
