@@ -109,14 +109,8 @@ def write(model, piece, bars: int, seed: int, guidance: float, cond=None):
     return excerpt_score(roll_notes(roll, model.cfg.low_pitch))
 
 
-def shuffled_bars(cond: np.ndarray, seed: int) -> np.ndarray:
-    bars = len(cond) // 4
-    order = np.random.default_rng(seed).permutation(bars)
-    return cond[: 4 * bars].reshape(bars, 4, -1)[order].reshape(4 * bars, -1)
-
-
 def corpus(model, pieces, bars: int) -> dict:
-    from vidscore.curves.contract import CURVES
+    from vidscore.curves.contract import CURVES, shuffled_bars
 
     beats = 4 * bars
     r: dict[str, list[float]] = {}

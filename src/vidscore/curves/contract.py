@@ -57,6 +57,15 @@ def quantiles(x: np.ndarray) -> list[float]:
     )
 
 
+def shuffled_bars(rows: np.ndarray, seed: int, beats_per_bar: int = 4) -> np.ndarray:
+    """Per-beat ``rows`` with their whole bars in a random order (a last, incomplete bar stays in
+    place): the time-shuffle ablation of per-beat conditions, each beat keeping its bar position."""
+    n = len(rows) // beats_per_bar
+    order = np.random.default_rng(seed).permutation(n)
+    head = rows[: n * beats_per_bar].reshape(n, beats_per_bar, *rows.shape[1:])[order]
+    return np.concatenate([head.reshape(-1, *rows.shape[1:]), rows[n * beats_per_bar :]])
+
+
 def mark_events(times, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """``(N,)`` 0/1: 1 on each beat ``[starts[i], ends[i])`` that an event time falls in (an
     event on a beat's start belongs to it; events past the last beat are dropped)."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidscore.curves.contract import shuffled_bars
 from vidscore.errors import InputError
 from vidscore.modules.checkpoint import save_module, write_manifest
 from vidscore.modules.trainer import (
@@ -148,15 +149,9 @@ def conditioned(pieces, features: Path | None) -> list[tuple[object, Conditions]
     return [(p, c) for p, c in found if c is not None]
 
 
-def shuffled_conditions(c: Conditions, n_bars: int, seed: int) -> Conditions:
+def shuffled_conditions(c: Conditions, seed: int) -> Conditions:
     """The conditions with their bars moved whole into a random order (the music stays)."""
-    order = np.random.default_rng(seed).permutation(n_bars)
-
-    def moved(a: np.ndarray) -> np.ndarray:
-        head = a[: 4 * n_bars].reshape(n_bars, 4, *a.shape[1:])[order]
-        return np.concatenate([head.reshape(4 * n_bars, *a.shape[1:]), a[4 * n_bars :]])
-
-    return Conditions(moved(c.dynamic), moved(c.semantic), moved(c.starts))
+    return Conditions(*(shuffled_bars(a, seed) for a in (c.dynamic, c.semantic, c.starts)))
 
 
 def held_out(pairs, cfg: DiffBGMConfig, count: int) -> dict[str, list[Window]]:
@@ -164,7 +159,7 @@ def held_out(pairs, cfg: DiffBGMConfig, count: int) -> dict[str, list[Window]]:
     real, shuffled = [], []
     for k, (p, c) in enumerate(pairs):
         real += windows(p, cfg, 8, c)
-        shuffled += windows(p, cfg, 8, shuffled_conditions(c, p.n_beats // 4, k))
+        shuffled += windows(p, cfg, 8, shuffled_conditions(c, k))
     return {"real": real[:count], "shuffled": shuffled[:count], "null": real[:count]}
 
 

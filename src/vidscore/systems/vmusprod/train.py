@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidscore.curves.contract import shuffled_bars
 from vidscore.errors import UsageError
 from vidscore.modules.checkpoint import MANIFEST, read_manifest, save_module, write_manifest
 from vidscore.modules.trainer import (
@@ -86,10 +87,9 @@ def default_cache() -> Path:
 
 def shuffled_piece(piece: Piece, seed: int) -> Piece:
     """The piece with its ranked curves (and paired video) permuted in time (bars moved whole)."""
-    order = np.random.default_rng(seed).permutation(piece.n_bars)
 
     def moved(a: np.ndarray) -> np.ndarray:
-        return a[: piece.n_beats].reshape(piece.n_bars, 4, -1)[order].reshape(piece.n_beats, -1)
+        return shuffled_bars(a[: piece.n_beats], seed)
 
     video = None if piece.video is None else {k: moved(v) for k, v in piece.video.items()}
     return replace(piece, cond=moved(piece.cond), video=video)
