@@ -328,7 +328,7 @@ def _bgm909_fixture(root, rng):
     caption features, so it is left out."""
     import torch
 
-    from vidscore.systems.diffbgm import bgm909
+    from vidscore.data import bgm909
 
     for d in (bgm909.VISUAL, bgm909.CAPTION, bgm909.SCENES):
         (root / d).mkdir(parents=True)
@@ -344,19 +344,24 @@ def _bgm909_fixture(root, rng):
 
 
 def test_bgm909_features_are_read_onto_the_beats_by_share_of_the_song(tmp_path):
+    from types import SimpleNamespace
+
+    from vidscore.data.bgm909 import VISUAL
     from vidscore.errors import InputError
     from vidscore.systems.diffbgm import bgm909
 
     visual = _bgm909_fixture(tmp_path, np.random.default_rng(0))
-    c = bgm909.read(tmp_path, "pop909/001", 200)
+    pieces = [SimpleNamespace(name=f"pop909/{i:03d}", n_beats=200) for i in (1, 3, 4)]
+    found = bgm909.paired(tmp_path, pieces)
+    assert [p.name for p, _ in found] == ["pop909/001"]  # 003 lacks captions, 004 everything
+    c = found[0][1]
     assert c.dynamic.shape == (200, 512) and c.semantic.shape == (200, 768)
     assert np.array_equal(c.dynamic[0], visual["001"][0])
     assert np.array_equal(c.dynamic[199], visual["001"][199 * 90 // 200])
     # shots start at frames 100 and 250 of 400: beats 50 and 125 of 200
     assert np.flatnonzero(c.starts).tolist() == [50, 125]
-    assert bgm909.read(tmp_path, "pop909/003", 200) is None
     with pytest.raises(InputError, match="not a BGM909 folder"):
-        bgm909.check_folder(tmp_path / bgm909.VISUAL)
+        bgm909.check_folder(tmp_path / VISUAL)
 
 
 @pytest.mark.shared

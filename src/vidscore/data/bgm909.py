@@ -24,6 +24,9 @@ from vidscore.data.splits import split_of
 from vidscore.errors import InputError
 from vidscore.tables import read_rows
 
+#: the layout's folders: CLIP2Video features, caption features, TransNetV2 shots
+VISUAL, CAPTION, SCENES = "new_raw_video_feats", "caption_feats", "detection"
+
 
 @dataclass
 class BGM909Item:
@@ -57,26 +60,22 @@ def _shots(path: Path) -> list[tuple[int, int]]:
 
 
 def song_ids(root: str | os.PathLike) -> list[str]:
-    feats = Path(root) / "new_raw_video_feats"
+    feats = Path(root) / VISUAL
     if not feats.is_dir():
-        raise InputError(f"{root}: not a BGM909 folder (no new_raw_video_feats/)")
+        raise InputError(f"{root}: not a BGM909 folder (no {VISUAL}/)")
     return sorted({p.stem for p in feats.iterdir() if p.suffix in (".pth", ".npy")})
 
 
 def load(root: str | os.PathLike, song_id: str) -> BGM909Item:
     r = Path(root)
     video = next(
-        (
-            p
-            for p in (r / "new_raw_video_feats" / f"{song_id}{s}" for s in (".npy", ".pth"))
-            if p.is_file()
-        ),
+        (p for p in (r / VISUAL / f"{song_id}{s}" for s in (".npy", ".pth")) if p.is_file()),
         None,
     )
     if video is None:
         raise InputError(f"{r}: no video features for song {song_id}")
-    caption = r / "caption_feats" / f"{song_id}.npy"
-    scenes = r / "detection" / f"{song_id}_scenes.txt"
+    caption = r / CAPTION / f"{song_id}.npy"
+    scenes = r / SCENES / f"{song_id}_scenes.txt"
     return BGM909Item(
         song_id,
         _load_array(video),

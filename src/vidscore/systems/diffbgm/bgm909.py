@@ -31,10 +31,6 @@ import numpy as np
 from vidscore.data import bgm909 as dataset
 from vidscore.systems.diffbgm.data import Conditions
 
-VISUAL = "new_raw_video_feats"
-CAPTION = "caption_feats"
-SCENES = "detection"
-
 
 def check_folder(folder: str | os.PathLike) -> Path:
     """The features folder, or one clear error when it lacks BGM909's layout."""
@@ -67,16 +63,19 @@ def scene_starts(shots: list[tuple[int, int]], n_beats: int) -> np.ndarray:
     return starts
 
 
-def read(folder: Path, name: str, n_beats: int) -> Conditions | None:
-    """The piece's BGM909 conditions per beat (read by :mod:`vidscore.data.bgm909`), or None
-    when it has no visual or no caption features."""
-    sid = song_id(name)
-    if sid not in dataset.song_ids(folder):
-        return None
-    item = dataset.load(folder, sid)
-    if item.caption.size == 0:
-        return None
-    return Conditions(
-        per_beat(item.video, n_beats), per_beat(item.caption, n_beats),
-        scene_starts(item.shots, n_beats),
-    )  # fmt: skip
+def paired(folder: Path, pieces: list) -> list[tuple[object, Conditions]]:
+    """Each piece that has BGM909 visual and caption features, with its conditions per beat
+    (read by :mod:`vidscore.data.bgm909`; the folder is listed once)."""
+    ids = set(dataset.song_ids(folder))
+    out = []
+    for p in pieces:
+        if song_id(p.name) not in ids:
+            continue
+        item = dataset.load(folder, song_id(p.name))
+        if item.caption.size:
+            c = Conditions(
+                per_beat(item.video, p.n_beats), per_beat(item.caption, p.n_beats),
+                scene_starts(item.shots, p.n_beats),
+            )  # fmt: skip
+            out.append((p, c))
+    return out

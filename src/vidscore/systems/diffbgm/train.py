@@ -145,8 +145,7 @@ def conditioned(pieces, features: Path | None) -> list[tuple[object, Conditions]
     none are left out)."""
     if features is None:
         return [(p, curve_conditions(p)) for p in pieces]
-    found = [(p, bgm909.read(features, p.name, p.n_beats)) for p in pieces]
-    return [(p, c) for p, c in found if c is not None]
+    return bgm909.paired(features, pieces)
 
 
 def shuffled_conditions(c: Conditions, seed: int) -> Conditions:
@@ -184,7 +183,8 @@ def run(
     out_dir = check_output_folder(out, (FILE,), overwrite=overwrite)
     with claim_main([out_dir / FILE]):
         corpus = load_pieces(data, limit=opts.limit, cache=cache or default_cache())
-        train = conditioned(corpus["train"], features)
+        pairs = {split: conditioned(pieces, features) for split, pieces in corpus.splits.items()}
+        train = pairs.get("train", [])
         if features is not None:
             if not train:
                 raise InputError(f"{features}: no features for any training piece of {data}")
@@ -193,7 +193,7 @@ def run(
                 model_cfg, conditions="bgm909", curve_input=False,
                 dynamic_dim=first.dynamic.shape[1], semantic_dim=first.semantic.shape[1],
             )  # fmt: skip
-        held = conditioned(corpus["val"], features) or conditioned(corpus["test"], features)
+        held = pairs.get("val") or pairs.get("test")
         if not held:
             raise InputError(f"{data}: no validation or test piece to score the model on")
         items = [w for p, c in train for w in windows(p, model_cfg, opts.hop_bars, c)]
@@ -205,9 +205,7 @@ def run(
             metrics = evaluate(model, held_out(held, model_cfg, opts.eval_windows))
             metrics["pieces"] = {k: len(v) for k, v in corpus.splits.items()}
             if features is not None:
-                metrics["pieces with features"] = {
-                    k: len(conditioned(v, features)) for k, v in corpus.splits.items()
-                }
+                metrics["pieces with features"] = {k: len(v) for k, v in pairs.items()}
             metrics["windows"] = len(items)
             config = asdict(model_cfg)
             sha = save_module(model, out_dir / FILE, kind=KIND, config=config,
