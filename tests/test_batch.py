@@ -71,7 +71,8 @@ def test_ray_executor_runs_the_same_work(corpus, tmp_path):
     assert len(local.done) == 2
 
 
-def test_a_ray_address_with_nothing_listening_fails_in_seconds(corpus, tmp_path):
+@pytest.mark.parametrize("command", ["analyze", "compose"])
+def test_a_ray_address_with_nothing_listening_fails_in_seconds(corpus, tmp_path, command):
     import socket
     import time
 
@@ -79,7 +80,7 @@ def test_a_ray_address_with_nothing_listening_fails_in_seconds(corpus, tmp_path)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     t0 = time.monotonic()
-    r = run_cli("analyze", corpus, "--out-dir", tmp_path / "o", "--executor", "ray",
+    r = run_cli(command, corpus, "--out-dir", tmp_path / "o", "--executor", "ray",
                 "--address", f"127.0.0.1:{port}")  # fmt: skip
     assert r.returncode == 2 and "no Ray cluster reachable" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and time.monotonic() - t0 < 60
@@ -120,3 +121,61 @@ def test_resumption_keys_on_the_clips_content_and_the_settings(tmp_path, small_c
     assert doc["info"]["width"] == 176  # the new clip's features replaced the old ones
     other = analyze_many([str(clips)], tmp_path / "o", AnalysisConfig(cut_threshold=5.0))
     assert len(other.done) == 2 and not other.skipped
+
+
+def test_compose_batch_scores_the_good_clips_lists_the_bad_one_and_resumes(corpus, tmp_path):
+    """`compose DIR --out-dir OUT` (issue 14 item 3): each good clip gets its scored MP4, cues
+    and the formats asked for; the broken one is listed with its reason (exit 1); a rerun
+    skips the finished clips; a clip scored with other controls is scored again."""
+    out = tmp_path / "scored"
+    r = run_cli("compose", corpus, "--out-dir", out, "--formats", "mp4,json,mid",
+                "--system", "baseline")  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert "broken.mp4" in r.stderr and "not a readable video" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert "2 scored, 0 already done, 1 failed" in r.stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a.cues.json", "a.mid", "a.mp4", "sub__a.cues.json", "sub__a.mid",
+                     "sub__a.mp4"]  # fmt: skip
+    cues = json.loads((out / "sub__a.cues.json").read_text())
+    assert cues["system"] == "baseline" and cues["duration"] == pytest.approx(4.0, abs=0.05)
+    from vidscore.video.io import probe
+
+    info = probe(out / "sub__a.mp4")
+    assert info.has_audio and info.duration == pytest.approx(4.0, abs=0.1)
+    first = (out / "a.mp4").stat().st_mtime_ns
+    r = run_cli("compose", corpus, "--out-dir", out, "--formats", "mp4,json,mid",
+                "--system", "baseline")  # fmt: skip
+    assert r.returncode == 1 and "0 scored, 2 already done, 1 failed" in r.stdout
+    assert (out / "a.mp4").stat().st_mtime_ns == first
+    r = run_cli("compose", corpus / "sub", "--out-dir", out, "--system", "baseline",
+                "--seed", "3")  # fmt: skip
+    assert r.returncode == 0 and "1 scored, 0 already done" in r.stdout, r.stdout + r.stderr
+
+
+def test_compose_batch_refuses_single_clip_outputs_and_one_take_rewrites(corpus, tmp_path):
+    for extra in (["-o", str(tmp_path / "x.mp4")], ["--midi", str(tmp_path / "x.mid")]):
+        r = run_cli("compose", corpus, "--out-dir", tmp_path / "o", *extra)
+        assert r.returncode == 2 and "--formats" in r.stderr, r.stderr
+    r = run_cli("compose", corpus, "--out-dir", tmp_path / "o", "--formats", "mp4,flac")
+    assert r.returncode == 2 and "--formats flac" in r.stderr
+    r = run_cli("compose", corpus, tmp_path / "more.mp4", "-o", tmp_path / "x.mp4")
+    assert r.returncode == 2 and "--out-dir" in r.stderr
+    assert not (tmp_path / "o").exists() and not (tmp_path / "x.mp4").exists()
+
+
+def test_compose_batch_on_ray_scores_like_the_local_run(corpus, tmp_path):
+    pytest.importorskip("ray")
+    from vidscore.batch import ComposeJob, run_many
+
+    job = ComposeJob(system="baseline")
+    report = run_many([str(corpus)], tmp_path / "ray", job, executor="ray")
+    assert sorted(Path(v).name for v in report.done) == ["a.mp4", "a.mp4"]
+    assert [Path(v).name for v, _ in report.failed] == ["broken.mp4"]
+    local = run_many([str(corpus)], tmp_path / "local", job)
+    assert len(local.done) == 2
+    a = json.loads((tmp_path / "ray" / "sub__a.cues.json").read_text())
+    b = json.loads((tmp_path / "local" / "sub__a.cues.json").read_text())
+    assert a["chords"] == b["chords"] and a["downbeats"] == b["downbeats"]
+    again = run_many([str(corpus)], tmp_path / "ray", job, executor="ray")
+    assert len(again.skipped) == 2 and not again.done

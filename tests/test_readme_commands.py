@@ -24,6 +24,8 @@ ELSEWHERE = {
     # only the refusal of an address with nothing behind it: a Ray head started in this sandbox
     # advertises an address its own clients cannot reach, so joining one is not tested here
     ("analyze", "--address"): ("test_batch.py", '"--address"'),
+    ("compose", "--executor"): ("test_batch.py", 'executor="ray"'),
+    ("compose", "--address"): ("test_batch.py", '"--address"'),
 }
 
 
@@ -101,6 +103,7 @@ def runs(w: dict) -> list[list[str]]:
         ["analyze", clip, "-o", str(d / "f.json"), "--plot", str(d / "f.png"),
          "--npz", str(d / "f.npz")],
         ["analyze", videos, "--out-dir", str(d / "feats"), "--formats", "json,png"],
+        ["compose", videos, "--out-dir", str(d / "scored"), "--formats", "mp4,json,mid,wav,png"],
         ["data", "annotate", w["song"], "-o", str(d / "ann")],
         ["evaluate", str(d / "a.scored.mp4"), "--reference", str(Path(w["song"]).parent),
          "-o", str(d / "r1.json"), "--markdown", str(d / "r1.md"), "--plot", str(d / "r1.png"),

@@ -1,9 +1,10 @@
-"""Analyze many clips: resumable, past bad clips, locally or as Ray tasks.
+"""Analyze or score many clips: resumable, past bad clips, locally or as Ray tasks.
 
-Each clip writes ``OUT_DIR/NAME.json`` (and optionally ``.npz`` / ``.png``) atomically, the JSON
-last, with the clip's key (:func:`clip_key`: its bytes and the analysis settings) in its meta. A
-clip whose JSON carries its current key is finished and skipped on the next run; a clip that
-changed, or was analysed with other settings, is done again. NAME keeps the clip's path below its
+A job (:class:`AnalyzeJob`, :class:`ComposeJob`) turns one clip into its files under
+``OUT_DIR/NAME``, each written atomically, a JSON marker last (the features, or the cues) with
+the clip's key (:func:`clip_key`: its bytes and the job's settings) in its ``meta``. A clip whose
+marker carries its current key is finished and skipped on the next run; a clip that changed, or
+was done with other settings, is done again. NAME keeps the clip's path below its
 input folder, so two clips never share one (:func:`unique_stems`), and each clip's outputs are
 claimed while it is worked on, so two runs into one folder never write the same files. A
 failing clip is recorded and the run goes on; the caller lists failures at the end.
@@ -27,9 +28,15 @@ from pathlib import Path
 
 from vidscore.errors import InputError, UsageError, VidscoreError
 from vidscore.features.analyze import AnalysisConfig, analyze
+from vidscore.types import Controls
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv"}
-FORMATS = ("json", "npz", "png")
+FORMATS = ("json", "npz", "png")  # analyze: features JSON (always), NPZ, timeline plot
+#: compose: the scored clip and its cues (always), MIDI, WAV, timeline plot; their file endings
+COMPOSE_SUFFIXES = {
+    "mp4": ".mp4", "json": ".cues.json", "mid": ".mid", "wav": ".wav", "png": ".png"
+}  # fmt: skip
+COMPOSE_FORMATS = tuple(COMPOSE_SUFFIXES)
 EXECUTORS = ("local", "ray")
 
 
@@ -99,10 +106,10 @@ def unique_stems(videos: list[Path], roots: list[Path]) -> dict[Path, str]:
 FINGERPRINT_BYTES = 1 << 20
 
 
-def clip_key(video: Path, config: AnalysisConfig) -> str | None:
+def clip_key(video: Path, settings: dict) -> str | None:
     """What a finished output was made from: the clip's size and its first and last MiB (a
     fingerprint that any re-encode, trim or other clip breaks, without reading gigabytes), and
-    the analysis settings. None when the clip cannot be read (that clip then fails)."""
+    the job's settings. None when the clip cannot be read (that clip then fails)."""
     h = hashlib.sha256()
     try:
         size = video.stat().st_size
@@ -113,71 +120,155 @@ def clip_key(video: Path, config: AnalysisConfig) -> str | None:
             h.update(f.read())
     except OSError:
         return None
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "frames"}
     h.update(json.dumps([size, settings], sort_keys=True, default=str).encode())
     return h.hexdigest()[:20]
 
 
-def finished(base: str, formats: tuple[str, ...], key: str | None) -> bool:
-    """Whether every format of ``base`` exists and its JSON was written from the clip and
-    settings of ``key``."""
-    json_path = Path(base + ".json")
-    if key is None or not all(Path(f"{base}.{f}").is_file() for f in formats):
+def finished(files: list[str], marker: str, key: str | None) -> bool:
+    """Whether every file exists and the ``marker`` JSON was written from the clip and settings
+    of ``key``."""
+    if key is None or not all(Path(f).is_file() for f in files):
         return False
     try:
-        meta = json.loads(json_path.read_text()).get("meta", {})
+        meta = json.loads(Path(marker).read_text()).get("meta", {})
     except (OSError, ValueError, AttributeError):
         return False
     return meta.get("batch_key") == key
 
 
-def _analyze_one(
-    video: str,
-    out_base: str,
-    config: AnalysisConfig,
-    formats: tuple[str, ...],
-    key: str | None = None,
-) -> tuple[str, str | None]:
-    """Analyze one clip and write its outputs; return (video, error message or None)."""
-    from vidscore.features.timeline import save_json, save_npz
-    from vidscore.outputs import claim
+def _failure(video: str, exc: Exception) -> str:
+    if isinstance(exc, VidscoreError):
+        return str(exc)
+    return f"{video}: internal error: {type(exc).__name__}: {exc}"
 
-    try:
-        with claim([f"{out_base}.{f}" for f in dict.fromkeys(("json", *formats))]):
-            feats = analyze(video, config)
+
+@dataclass(frozen=True)
+class AnalyzeJob:
+    """``vidscore analyze --out-dir``: the features JSON (the marker), and NPZ / timeline PNG."""
+
+    config: AnalysisConfig
+    formats: tuple[str, ...] = ("json",)
+    verb = "analyzed"
+
+    def check(self) -> None:
+        bad = [f for f in self.formats if f not in FORMATS]
+        if bad:
+            raise UsageError(f"--formats {','.join(bad)}: choose from {', '.join(FORMATS)}")
+
+    def files(self, base: str) -> list[str]:
+        return [f"{base}.{f}" for f in dict.fromkeys(("json", *self.formats))]
+
+    def marker(self, base: str) -> str:
+        return base + ".json"
+
+    def settings(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self.config).items() if k != "frames"}
+
+    def run(self, video: str, base: str, key: str | None) -> None:
+        from vidscore.features.timeline import save_json, save_npz
+        from vidscore.outputs import claim
+
+        with claim(self.files(base)):
+            feats = analyze(video, self.config)
             feats.meta["batch_key"] = key
-            if "npz" in formats:
-                save_npz(feats, out_base + ".npz", overwrite=True)
-            if "png" in formats:
+            if "npz" in self.formats:
+                save_npz(feats, base + ".npz", overwrite=True)
+            if "png" in self.formats:
                 from vidscore.features.plot import plot_timeline
 
-                plot_timeline(feats, out_base + ".png", overwrite=True)
-            save_json(feats, out_base + ".json", overwrite=True)  # last: marks the clip as done
+                plot_timeline(feats, base + ".png", overwrite=True)
+            save_json(feats, base + ".json", overwrite=True)  # last: marks the clip as done
+
+
+@dataclass(frozen=True)
+class ComposeJob:
+    """``vidscore compose --out-dir``: the scored clip ``NAME.mp4`` and its cues
+    ``NAME.cues.json`` (the marker, written last), and the MIDI, WAV and plot if asked."""
+
+    system: str
+    controls: Controls = field(default_factory=Controls)
+    weights: str | None = None
+    params: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ("mp4", "json")
+    soundfont: str | None = None
+    synth: str = "auto"
+    original_gain_db: float = -12.0
+    replace_audio: bool = False
+    verb = "scored"
+
+    def check(self) -> None:
+        bad = [f for f in self.formats if f not in COMPOSE_FORMATS]
+        if bad:
+            raise UsageError(f"--formats {','.join(bad)}: choose from {', '.join(COMPOSE_FORMATS)}")
+        if self.controls.keep is not None:
+            raise UsageError("--keep and --regenerate rewrite one take: score a single clip")
+
+    def files(self, base: str) -> list[str]:
+        kinds = dict.fromkeys(("mp4", "json", *self.formats))
+        return [base + COMPOSE_SUFFIXES[k] for k in kinds]
+
+    def marker(self, base: str) -> str:
+        return base + COMPOSE_SUFFIXES["json"]
+
+    def settings(self) -> dict:
+        from vidscore.version import __version__
+
+        job = dataclasses.asdict(self)
+        del job["formats"]  # a format added later is made by a rerun: its file is missing
+        job["weights"] = None if self.weights is None else os.path.abspath(self.weights)
+        return {**job, "vidscore": __version__}
+
+    def run(self, video: str, base: str, key: str | None) -> None:
+        from vidscore.pipeline import compose
+
+        wants = set(self.formats)
+        compose(
+            video,
+            base + ".mp4",
+            system=self.system,
+            weights=self.weights,
+            params=list(self.params),
+            controls=self.controls,
+            midi=base + ".mid" if "mid" in wants else None,
+            wav=base + ".wav" if "wav" in wants else None,
+            plot=base + ".png" if "png" in wants else None,
+            cues_path=self.marker(base),  # the pipeline writes the cues last: the clip is done
+            cues_meta={"batch_key": key},
+            soundfont=self.soundfont,
+            synth=self.synth,
+            original_gain_db=self.original_gain_db,
+            replace_audio=self.replace_audio,
+            overwrite=True,
+        )
+
+
+Job = AnalyzeJob | ComposeJob
+
+
+def _run_one(job: Job, video: str, base: str, key: str | None) -> tuple[str, str | None]:
+    """Do ``job`` for one clip; return (video, error message or None): one broken clip must not
+    stop a corpus run."""
+    try:
+        job.run(video, base, key)
         return video, None
-    except VidscoreError as exc:
-        return video, str(exc)
-    except Exception as exc:  # one broken clip must not stop a corpus run
-        return video, f"{video}: internal error: {type(exc).__name__}: {exc}"
+    except Exception as exc:
+        return video, _failure(video, exc)
 
 
-def analyze_many(
+def run_many(
     inputs: list[str],
     out_dir: str | os.PathLike,
-    config: AnalysisConfig | None = None,
+    job: Job,
     *,
-    formats: tuple[str, ...] = ("json",),
     executor: str = "local",
     address: str | None = None,
     on_clip: Callable[[str, str | None], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> BatchReport:
-    """Analyze every clip under ``inputs`` into ``out_dir``; see the module docstring."""
-    config = config or AnalysisConfig()
+    """Do ``job`` for every clip under ``inputs`` into ``out_dir``; see the module docstring."""
     if executor not in EXECUTORS:
         raise UsageError(f"--executor {executor!r}: choose from {', '.join(EXECUTORS)}")
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise UsageError(f"--formats {','.join(bad)}: choose from {', '.join(FORMATS)}")
+    job.check()
     if executor == "ray":  # before anything is made: no Ray, or nobody at --address
         if importlib.util.find_spec("ray") is None:
             raise UsageError("--executor ray needs Ray: pip install 'vidscore[ray]'")
@@ -195,10 +286,11 @@ def analyze_many(
     report = BatchReport()
     todo: list[tuple[str, str, str | None]] = []
     stems = unique_stems(videos, roots)
+    settings = job.settings()
     for v in videos:
         base = str(out / stems[v])
-        key = clip_key(v, config)
-        if finished(base, formats, key):
+        key = clip_key(v, settings)
+        if finished(job.files(base), job.marker(base), key):
             report.skipped.append(str(v))
         else:
             todo.append((str(v), base, key))
@@ -215,10 +307,23 @@ def analyze_many(
 
     if executor == "local":
         for video, base, key in todo:
-            record(*_analyze_one(video, base, config, formats, key))
+            record(*_run_one(job, video, base, key))
     else:
-        _run_ray(todo, config, formats, address, record)
+        _run_ray(todo, job, address, record)
     return report
+
+
+def analyze_many(
+    inputs: list[str],
+    out_dir: str | os.PathLike,
+    config: AnalysisConfig | None = None,
+    *,
+    formats: tuple[str, ...] = ("json",),
+    **kwargs,
+) -> BatchReport:
+    """Analyze every clip under ``inputs`` into ``out_dir`` (:func:`run_many` of an
+    :class:`AnalyzeJob`)."""
+    return run_many(inputs, out_dir, AnalyzeJob(config or AnalysisConfig(), formats), **kwargs)
 
 
 def _ray_running() -> bool:
@@ -242,7 +347,7 @@ def check_ray_address(address: str | None, timeout: float = 3.0) -> None:
         raise InputError(f"--address {address}: no Ray cluster reachable there ({exc})") from exc
 
 
-def _run_ray(todo, config, formats, address, record) -> None:
+def _run_ray(todo, job: Job, address, record) -> None:
     import ray
 
     started = not ray.is_initialized()
@@ -257,8 +362,8 @@ def _run_ray(todo, config, formats, address, record) -> None:
         except ConnectionError as exc:
             raise InputError(f"--address {address}: no Ray cluster reachable there") from exc
     try:
-        task = ray.remote(_analyze_one)
-        pending = [task.remote(video, base, config, formats, key) for video, base, key in todo]
+        task = ray.remote(_run_one)
+        pending = [task.remote(job, video, base, key) for video, base, key in todo]
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             record(*ray.get(ready[0]))

@@ -127,7 +127,10 @@ def analyze(
     if out_dir is not None:
         if output or npz or plot:
             raise UsageError("with --out-dir, choose outputs with --formats, not -o/--npz/--plot")
-        raise typer.Exit(_analyze_many(videos, out_dir, config, formats, executor, address))
+        from vidscore.batch import AnalyzeJob
+
+        job = AnalyzeJob(config, _formats(formats))
+        raise typer.Exit(_run_many(videos, out_dir, job, executor, address))
     if len(videos) != 1:
         raise UsageError("give one clip, or use --out-dir to analyze many")
     if output is None and npz is None and plot is None:
@@ -178,10 +181,10 @@ def _analyze_one(video, config, output, npz, plot, overwrite) -> None:
         out.print(f"  wrote {p}")
 
 
-def _analyze_many(videos, out_dir, config, formats, executor, address) -> int:
-    from vidscore.batch import analyze_many
+def _run_many(videos, out_dir, job, executor, address) -> int:
+    """Run a batch ``job`` under one progress bar; list the failures; the exit code (1 if any)."""
+    from vidscore.batch import run_many
 
-    fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
     with _progress() as bar:
         task = bar.add_task("clips", total=None, what="")
 
@@ -194,18 +197,17 @@ def _analyze_many(videos, out_dir, config, formats, executor, address) -> int:
             if error:
                 err.print(f"[red]failed[/red] {error}", markup=True, highlight=False)
 
-        report = analyze_many(
+        report = run_many(
             videos,
             out_dir,
-            config,
-            formats=fmts,
+            job,
             executor=executor,
             address=address,
             on_clip=clip_done,
             on_start=started,
         )
     out.print(
-        f"{len(report.done)} analyzed, {len(report.skipped)} already done, "
+        f"{len(report.done)} {job.verb}, {len(report.skipped)} already done, "
         f"{len(report.failed)} failed -> {out_dir}"
     )
     if report.failed:
@@ -216,12 +218,31 @@ def _analyze_many(videos, out_dir, config, formats, executor, address) -> int:
     return 0
 
 
+def _formats(formats: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in formats.split(",") if f.strip())
+
+
 @app.command()
 def compose(
-    video: Annotated[Path, typer.Argument(help="The clip to score.")],
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Clip with music (.mp4/.mov/.mkv).")
+    videos: Annotated[
+        list[str], typer.Argument(help="The clip to score, or folders / globs with --out-dir.")
     ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Clip with music (.mp4/.mov/.mkv).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Score many clips into this folder (resumable)."),
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--formats", help="With --out-dir: mp4,json (always), mid, wav, png.")
+    ] = "mp4,json",
+    executor: Annotated[
+        str, typer.Option("--executor", help="With --out-dir: local or ray.")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
+    ] = None,
     system: Annotated[
         str,
         typer.Option(
@@ -283,7 +304,7 @@ def compose(
         bool, typer.Option("--overwrite", help="Replace existing outputs.")
     ] = False,
 ) -> None:
-    """Compose music for a clip and write the clip with it."""
+    """Compose music for a clip and write the clip with it (or for many clips, with --out-dir)."""
     from vidscore.pipeline import compose as run
 
     controls = _controls(
@@ -291,6 +312,30 @@ def compose(
     )
     if not -60 <= original_gain <= 12:
         raise UsageError("--original-gain: -60 to 12 dB")
+    if out_dir is not None:
+        if output or midi or wav or cues or plot:
+            raise UsageError(
+                "with --out-dir, choose outputs with --formats, not -o/--midi/--wav/--cues/--plot"
+            )
+        from vidscore.batch import ComposeJob
+
+        job = ComposeJob(
+            system=system,
+            controls=controls,
+            weights=None if weights is None else str(weights),
+            params=tuple(param or ()),
+            formats=_formats(formats),
+            soundfont=None if soundfont is None else str(soundfont),
+            synth=synth,
+            original_gain_db=original_gain,
+            replace_audio=replace_audio,
+        )
+        raise typer.Exit(_run_many(videos, out_dir, job, executor, address))
+    if len(videos) != 1:
+        raise UsageError("give one clip, or use --out-dir to score many")
+    if output is None:
+        raise UsageError("say where to write the scored clip: -o OUT.mp4 (or --out-dir DIR)")
+    video = Path(videos[0])
     with _progress() as bar:
         tasks: dict[str, int] = {}
 

@@ -8,6 +8,7 @@ written atomically, and the system (torch, weights) loads in a thread while the 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -70,6 +71,18 @@ class _Background(threading.Thread):
         return self.value
 
 
+@functools.lru_cache(maxsize=2)
+def _load(name: str, weights: str | None) -> System:
+    return system_class(name).load(weights)
+
+
+def load_system(name: str, weights: str | os.PathLike | None = None) -> System:
+    """The system ``name`` with ``weights`` loaded, kept for the next call in this process (a
+    batch or the web app scores many clips with one load); systems keep no state between
+    compositions (each seeds its own generator)."""
+    return _load(name, None if weights is None else os.path.abspath(weights))
+
+
 def check_controls(controls: Controls) -> None:
     """Check the controls that need the music side's vocabulary (key, instruments)."""
     from vidscore.systems.common.arrange import PRESETS
@@ -94,6 +107,7 @@ def compose(
     midi: str | os.PathLike | None = None,
     wav: str | os.PathLike | None = None,
     cues_path: str | os.PathLike | None = None,
+    cues_meta: dict[str, Any] | None = None,
     plot: str | os.PathLike | None = None,
     soundfont: str | os.PathLike | None = None,
     synth: str = "auto",
@@ -109,6 +123,8 @@ def compose(
     ``params`` are the system's generation parameters (``["temperature=0.8"]`` or a dict);
     ``weights`` a folder the user trained (default: the shipped weights). ``notice`` hears the
     one-line remarks a user should see (a re-encoded picture, sound packets that were skipped).
+    ``cues_meta`` goes into the cues as their ``meta`` (a batch's resumption key). The loaded
+    system is kept for the next call in this process (:func:`load_system`).
     """
     controls = controls or Controls()
     cls = system_class(system)
@@ -151,7 +167,7 @@ def compose(
                 "re-encoding it as H.264"
             )
 
-        loader = _Background(lambda: cls.load(weights))
+        loader = _Background(lambda: load_system(system, weights))
         loader.start()
 
         def report(name: str, done: float, total: float) -> None:
@@ -200,14 +216,16 @@ def compose(
         if wav is not None:
             write_wav(music, wav, overwrite=overwrite)
             written["wav"] = Path(wav)
-        if cues_path is not None:
-            doc = cues(features, soundtrack, system=system, controls=controls)
-            with atomic_path(cues_path, overwrite=overwrite) as t:
-                t.write_text(json.dumps(doc, indent=1))
-            written["cues"] = Path(cues_path)
         if plot is not None:
             from vidscore.render.plot import plot_soundtrack
 
             plot_soundtrack(features, soundtrack, plot, overwrite=overwrite)
             written["plot"] = Path(plot)
+        if cues_path is not None:  # last: a batch reads a clip with its cues as finished
+            doc = cues(features, soundtrack, system=system, controls=controls)
+            if cues_meta:
+                doc["meta"] = dict(cues_meta)
+            with atomic_path(cues_path, overwrite=overwrite) as t:
+                t.write_text(json.dumps(doc, indent=1))
+            written["cues"] = Path(cues_path)
     return ComposeResult(out, system, features, soundtrack, written, picture, mix)

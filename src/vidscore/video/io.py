@@ -57,9 +57,7 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(
-            f"{path}: is a directory, not a video (use --out-dir to analyze many clips)"
-        )
+        raise InputError(f"{path}: is a directory, not a video (use --out-dir for many clips)")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: cannot be read (permission denied)")
     if path.stat().st_size == 0:
