@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
+import re
 import wave
 
 import av
@@ -202,3 +204,61 @@ def test_ignore_cuts_leaves_only_the_markers(tmp_path):
     assert ignored["aligned_cuts"] == [] and kept["aligned_cuts"]
     assert min(abs(d - 5.0) for d in ignored["downbeats"]) < 0.05
     assert len(kept["sections"]) > len(ignored["sections"])
+
+
+def _wav(path) -> np.ndarray:
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64) / 32767
+
+
+def test_stems_sum_to_the_music_and_carry_the_tracks_names(tmp_path, small_clip):
+    """--stems (issue 14 item 4): one WAV per part, named as the MIDI's tracks, each as long
+    as the music; together they are the music within -40 dB of residual."""
+    from vidscore.music.midi import read_midi
+
+    stems = tmp_path / "stems"
+    r = run("compose", small_clip, "-o", tmp_path / "s.mp4", "--instruments", "band", "--wav",
+            tmp_path / "music.wav", "--midi", tmp_path / "m.mid", "--stems", stems)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    names = sorted(t.name for t in read_midi(tmp_path / "m.mid").tracks)
+    assert names == ["bass", "drums", "piano"]
+    assert sorted(p.stem for p in stems.iterdir()) == names
+    music = _wav(tmp_path / "music.wav")
+    parts = [_wav(stems / f"{n}.wav") for n in names]
+    assert all(len(p) == len(music) for p in parts)
+    assert all(np.abs(p).max() > 0.01 for p in parts)  # every part sounds
+    residual = sum(parts) - music
+    db = 20 * np.log10(np.sqrt(np.mean(residual**2)) / np.sqrt(np.mean(music**2)))
+    assert db < -40, db
+    r = run("compose", small_clip, "-o", tmp_path / "t.mp4", "--stems", stems)
+    assert r.returncode == 2 and "already holds WAV files" in r.stderr
+    assert not (tmp_path / "t.mp4").exists()
+
+
+def test_the_midi_meters_key_and_printed_tempo_match_what_plays(tmp_path):
+    """Issue 14 item 8: every bar of the MIDI sits under a time signature of its own length (a
+    2-beat bar before a cut is 2/4, not a 4/4 cut short), the MIDI carries the key the cues
+    name, and the tempo printed is the tempo that plays most of the clip."""
+    from vidscore.music.midi import read_midi
+
+    mid, cues_path = tmp_path / "m.mid", tmp_path / "c.json"
+    r = run("compose", CLIPS["bikes"], "-o", tmp_path / "s.mp4", "--system", "baseline",
+            "--midi", mid, "--cues", cues_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    score, cues = read_midi(mid), json.loads(cues_path.read_text())
+    bars = np.asarray(score.beats(np.array(cues["downbeats"])))
+    lengths = np.diff([*bars, score.beats(cues["duration"])])
+    assert len(bars) > 3 and {round(n) for n in lengths[:-1]} != {4}  # bikes' cuts cut bars
+    meters = [(0.0, *score.time_signature), *score.meters]
+    for start, n in zip(bars[:-1], lengths[:-1], strict=True):
+        num = [m for b, m, _ in meters if b <= start + 1e-3][-1]
+        assert num == round(n), (start, n, meters)
+    assert score.key == cues["key"]
+    times = [t["time"] for t in cues["tempo_map"]] + [cues["duration"]]
+    spans = [(t["bpm"], b - a) for (a, b), t in
+             zip(itertools.pairwise(times), cues["tempo_map"], strict=True)]  # fmt: skip
+    printed = int(re.search(r"(\d+) BPM", r.stdout)[1])
+    assert printed == round(cues["tempo_bpm"]), r.stdout
+    total = sum(d for _, d in spans)  # at least half the clip plays at or below it, and above
+    assert sum(d for bpm, d in spans if bpm <= cues["tempo_bpm"] + 1e-6) >= total / 2
+    assert sum(d for bpm, d in spans if bpm >= cues["tempo_bpm"] - 1e-6) >= total / 2

@@ -86,7 +86,7 @@ def runs(w: dict) -> list[list[str]]:
         ["compose", clip, "-o", str(d / "b.mp4"), "--system", "video2music",
          "--weights", weights, "--param", "temperature=0.8"],
         ["compose", clip, "-o", str(d / "c.mp4"), "--system", "baseline", "--ignore-cuts",
-         "--markers", "1.0"],
+         "--markers", "1.0", "--stems", str(d / "stems")],
         *[["train", "vmusprod", "--data", str(SHARED / "data" / "SymMV-train"), "--data",
            str(SHARED / "data" / "POP909"), "--out", str(d / "vmp"), "--stage", stage,
            "--epochs", "1", "--limit", "8", "--cache", str(d / "cache"), "--device", "cpu"]

@@ -285,6 +285,10 @@ def compose(
     ] = None,
     midi: Annotated[Path | None, typer.Option("--midi", help="Also write the MIDI.")] = None,
     wav: Annotated[Path | None, typer.Option("--wav", help="Also write the music as WAV.")] = None,
+    stems: Annotated[
+        Path | None,
+        typer.Option("--stems", help="Folder for one WAV per part, summing to the music."),
+    ] = None,
     cues: Annotated[Path | None, typer.Option("--cues", help="Cues JSON.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Timeline-against-cuts PNG.")] = None,
     soundfont: Annotated[Path | None, typer.Option("--soundfont", help="A .sf2 file.")] = None,
@@ -313,9 +317,10 @@ def compose(
     if not -60 <= original_gain <= 12:
         raise UsageError("--original-gain: -60 to 12 dB")
     if out_dir is not None:
-        if output or midi or wav or cues or plot:
+        if output or midi or wav or stems or cues or plot:
             raise UsageError(
-                "with --out-dir, choose outputs with --formats, not -o/--midi/--wav/--cues/--plot"
+                "with --out-dir, choose outputs with --formats, "
+                "not -o/--midi/--wav/--stems/--cues/--plot"
             )
         from vidscore.batch import ComposeJob
 
@@ -353,6 +358,7 @@ def compose(
             controls=controls,
             midi=midi,
             wav=wav,
+            stems=stems,
             cues_path=cues,
             plot=plot,
             soundfont=soundfont,

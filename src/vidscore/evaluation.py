@@ -123,13 +123,19 @@ def audio_reference_quality(outputs: list[Path], folder: Path, spec: str) -> dic
     )
 
 
-def shuffled(features: VideoFeatures, seed: int = 0) -> VideoFeatures:
+def shuffled(
+    features: VideoFeatures, seed: int = 0, perm: np.ndarray | None = None
+) -> VideoFeatures:
     """The same features with the clip's seconds permuted (one permutation for every series:
     a per-second value moves with its second, a faster series' samples with the second they fall
-    in) and the cuts moved to random times: what the video says, scrambled."""
+    in) and the cuts moved to random times: what the video says, scrambled. ``perm`` (second i
+    of the result shows second ``perm[i]`` of the clip) replaces the seeded draw, so a benchmark
+    can walk every permutation of a short clip."""
     rng = np.random.default_rng(seed)
     n = len(features["motion"])
-    perm = rng.permutation(n)  # second i of the result shows second perm[i] of the clip
+    perm = rng.permutation(n) if perm is None else np.asarray(perm, dtype=int)
+    if sorted(perm.tolist()) != list(range(n)):
+        raise ValueError(f"perm must be a permutation of the clip's {n} seconds")
     where = np.empty(n, dtype=int)
     where[perm] = np.arange(n)  # second k of the clip lands at second where[k]
     series = {}

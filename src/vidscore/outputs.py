@@ -65,6 +65,26 @@ def check_output_folder(
     return d
 
 
+def check_stems_folder(folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Fail early if ``folder`` cannot take a run's WAV stems (whose names the system decides
+    later): not a file, no WAVs already there unless ``overwrite``, made in a writable place."""
+    d = Path(folder)
+    if d.exists() and not d.is_dir():
+        raise OutputError(f"{d}: not a folder")
+    if d.is_dir():
+        if not overwrite and any(d.glob("*.wav")):
+            raise OutputError(f"{d}: already holds WAV files (use --overwrite to replace them)")
+        if not os.access(d, os.W_OK | os.X_OK) or not _can_create(d):
+            raise OutputError(f"{d}: output folder is not writable")
+        return d
+    parent = d.parent if str(d.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: output folder does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create(parent):
+        raise OutputError(f"{parent}: output folder is not writable")
+    return d
+
+
 def _can_create(folder: Path) -> bool:
     """Really try to create a file: permission bits say nothing to root or on read-only mounts."""
     try:

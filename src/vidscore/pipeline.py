@@ -23,8 +23,8 @@ from vidscore.cues import cues
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
 from vidscore.music.midi import read_midi, write_midi
-from vidscore.outputs import atomic_path, check_output, claim, work_folder
-from vidscore.render.soundtrack import render_spool
+from vidscore.outputs import atomic_path, check_output, check_stems_folder, claim, work_folder
+from vidscore.render.soundtrack import render_spool, render_stems, stem_file
 from vidscore.render.synth import BACKENDS, find_soundfont, write_wav
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import DEFAULT_SYSTEM, System, parse_params, system_class
@@ -106,6 +106,7 @@ def compose(
     controls: Controls | None = None,
     midi: str | os.PathLike | None = None,
     wav: str | os.PathLike | None = None,
+    stems: str | os.PathLike | None = None,
     cues_path: str | os.PathLike | None = None,
     cues_meta: dict[str, Any] | None = None,
     plot: str | os.PathLike | None = None,
@@ -123,7 +124,8 @@ def compose(
     ``params`` are the system's generation parameters (``["temperature=0.8"]`` or a dict);
     ``weights`` a folder the user trained (default: the shipped weights). ``notice`` hears the
     one-line remarks a user should see (a re-encoded picture, sound packets that were skipped).
-    ``cues_meta`` goes into the cues as their ``meta`` (a batch's resumption key). The loaded
+    ``stems`` is a folder that gets one WAV per part, named as the MIDI tracks, summing to the
+    music. ``cues_meta`` goes into the cues as their ``meta`` (a batch's resumption key). The loaded
     system is kept for the next call in this process (:func:`load_system`).
     """
     controls = controls or Controls()
@@ -153,7 +155,12 @@ def compose(
         raise UsageError("an output would overwrite the take given to --keep")
     for p in targets:
         check_output(p, overwrite=overwrite)
-    with claim(targets), work_folder() as work:  # a second run to the same outputs stops here
+    if stems is not None:
+        if Path(stems).resolve() in written or Path(stems).resolve() == Path(video).resolve():
+            raise UsageError("--stems must be a folder of its own")
+        check_stems_folder(stems, overwrite=overwrite)
+    held = targets + ([Path(stems)] if stems is not None else [])
+    with claim(held), work_folder() as work:  # a second run to the same outputs stops here
         info = probe(video)
         if controls.regenerate is not None and controls.regenerate[1] > info.duration + 1e-6:
             raise UsageError(f"--regenerate: ends past the end of the clip ({info.duration:.2f} s)")
@@ -193,9 +200,15 @@ def compose(
         soundtrack = impl.compose(heard, controls, gen_params)
         report("compose", 1, 1)
         report("render", 0, 1)
-        music = render_spool(
-            soundtrack, duration=info.duration, folder=work, soundfont=soundfont, backend=synth
-        )
+        parts: dict[str, Any] = {}
+        if stems is None:
+            music = render_spool(
+                soundtrack, duration=info.duration, folder=work, soundfont=soundfont, backend=synth
+            )
+        else:
+            music, parts = render_stems(
+                soundtrack, duration=info.duration, folder=work, soundfont=soundfont, backend=synth
+            )
         report("render", 1, 1)
         report("mux", 0, 1)
         mix = mux(
@@ -216,6 +229,12 @@ def compose(
         if wav is not None:
             write_wav(music, wav, overwrite=overwrite)
             written["wav"] = Path(wav)
+        if stems is not None:
+            folder = Path(stems)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, part in parts.items():
+                write_wav(part, folder / f"{stem_file(name)}.wav", overwrite=overwrite)
+            written["stems"] = folder
         if plot is not None:
             from vidscore.render.plot import plot_soundtrack
 

@@ -51,8 +51,20 @@ class Timeline:
 
     @property
     def tempo_bpm(self) -> float:
-        """The opening tempo."""
-        return self.tempo_map[0][1] if self.tempo_map else float("nan")
+        """The tempo that plays: the median of the tempo map weighted by how long each tempo
+        holds within the clip (the opening tempo can be a short lead-in bar stretched to a
+        cut)."""
+        if not self.tempo_map:
+            return float("nan")
+        starts = [t for t, _ in self.tempo_map]
+        ends = [*starts[1:], max(self.duration, starts[-1])]
+        held = np.clip(np.minimum(ends, self.duration) - np.asarray(starts), 0, None)
+        bpms = np.array([b for _, b in self.tempo_map])
+        if held.sum() <= 0:
+            return float(bpms[0])
+        order = np.argsort(bpms)
+        cum = np.cumsum(held[order])
+        return float(bpms[order][np.searchsorted(cum, cum[-1] / 2)])
 
     def chord_changes(self) -> list[float]:
         """Seconds where the chord changes (the first chord's start excluded)."""

@@ -1,7 +1,9 @@
 """MIDI files <-> :class:`~vidscore.music.score.Score`, through miditoolkit (tick-exact).
 
-Reading keeps every track (name, program, drum flag), the tempo map and the first time
-signature; a file that is not valid MIDI raises :class:`~vidscore.errors.InputError` naming it.
+Reading keeps every track (name, program, drum flag), the tempo map, the time signature and its
+changes (``Score.meters``) and the first key signature; writing puts them back, with the chords
+as marker events; a file that is not valid MIDI raises :class:`~vidscore.errors.InputError`
+naming it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 import miditoolkit
 
 from vidscore.errors import InputError
+from vidscore.music.chords import PITCH_NAMES
+from vidscore.music.key import Key
 from vidscore.music.score import Note, Score, Track
 from vidscore.outputs import atomic_path
 
@@ -50,7 +54,18 @@ def read_midi(path: str | os.PathLike) -> Score:
         tracks=tracks,
         tempos=sorted(dedup.items()),
         time_signature=(ts[0].numerator, ts[0].denominator) if ts else (4, 4),
+        meters=[(t.time / tpb, t.numerator, t.denominator) for t in ts[1:]],  # as written
+        key=_key_name(mid.key_signature_changes[0].key_name) if mid.key_signature_changes else None,
     )
+
+
+def _key_name(name: str) -> str | None:
+    """miditoolkit's ``"Bbm"`` / ``"F#"`` -> ``"Bb minor"`` / ``"F# major"`` (None if odd)."""
+    minor = name.endswith("m")
+    try:
+        return str(Key.parse(f"{name[:-1] if minor else name} {'minor' if minor else 'major'}"))
+    except ValueError:
+        return None
 
 
 def to_miditoolkit(score: Score, ticks_per_beat: int = TICKS_PER_BEAT) -> miditoolkit.MidiFile:
@@ -59,7 +74,14 @@ def to_miditoolkit(score: Score, ticks_per_beat: int = TICKS_PER_BEAT) -> midito
         miditoolkit.TempoChange(bpm, round(b * ticks_per_beat)) for b, bpm in score.tempos
     ]
     num, den = score.time_signature
-    mid.time_signature_changes = [miditoolkit.TimeSignature(num, den, 0)]
+    changes = {0: (num, den)} | {round(b * ticks_per_beat): (n, d) for b, n, d in score.meters}
+    mid.time_signature_changes = [
+        miditoolkit.TimeSignature(n, d, tick) for tick, (n, d) in sorted(changes.items())
+    ]
+    if score.key is not None:
+        k = Key.parse(score.key)
+        name = PITCH_NAMES[k.tonic] + ("m" if k.mode == "minor" else "")
+        mid.key_signature_changes = [miditoolkit.KeySignature(name, 0)]
     for t in score.tracks:
         inst = miditoolkit.Instrument(program=t.program, is_drum=t.is_drum, name=t.name)
         for n in t.notes:

@@ -36,12 +36,17 @@ class Track:
 
 @dataclass
 class Score:
-    """Tracks, tempo map ``[(beat, bpm), ...]`` (first at beat 0), time signature, chords."""
+    """Tracks, tempo map ``[(beat, bpm), ...]`` (first at beat 0), the prevailing time signature
+    (metrics count bars by it), chords; the meter changes where bars differ from it
+    (``[(beat, numerator, denominator), ...]``, one at beat 0 if the first bar does) and the key
+    (``"D minor"``) when the composer knows them."""
 
     tracks: list[Track] = field(default_factory=list)
     tempos: list[tuple[float, float]] = field(default_factory=lambda: [(0.0, 120.0)])
     time_signature: tuple[int, int] = (4, 4)
     chords: list[ChordSpan] = field(default_factory=list)  # in beats
+    meters: list[tuple[float, int, int]] = field(default_factory=list)
+    key: str | None = None
 
     def track(self, name: str) -> Track:
         for t in self.tracks:
@@ -90,3 +95,18 @@ class Score:
     def tempo_at(self, beat: float) -> float:
         i = bisect.bisect_right([b for b, _ in self.tempos], beat) - 1
         return self.tempos[max(i, 0)][1]
+
+
+def bar_meters(downbeats: list[float], end: float, beats: int = 4) -> list[tuple[float, int, int]]:
+    """Meter changes for bars starting at ``downbeats`` (beats; the last bar runs to ``end``)
+    under a prevailing ``beats``/4: a bar of n beats is n/4, and a change is written only where
+    a bar's length differs from the one before (a lead-in before the first bar line reads as a
+    pickup)."""
+    starts = sorted(downbeats)
+    lengths = [max(1, round(b - a)) for a, b in zip(starts, [*starts[1:], end], strict=True)]
+    meters, current = [], beats
+    for start, n in zip(starts, lengths, strict=True):
+        if n != current:
+            meters.append((start, n, 4))
+            current = n
+    return meters

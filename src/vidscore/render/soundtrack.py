@@ -10,7 +10,9 @@ the clip.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +20,15 @@ import numpy as np
 from vidscore.audio.spool import Spool, SpoolWriter
 from vidscore.music.midi import write_midi
 from vidscore.outputs import work_folder
-from vidscore.render.synth import SAMPLE_RATE, finish_spool, stream_midi
+from vidscore.render.synth import SAMPLE_RATE, finish_spool, spool_gain, stream_midi
 from vidscore.soundtrack import Soundtrack
 
 
-def _raw(soundtrack: Soundtrack, folder: Path, soundfont, backend: str) -> Iterator[np.ndarray]:
+def _raw(
+    soundtrack: Soundtrack, folder: Path, soundfont, backend: str, name: str = "score"
+) -> Iterator[np.ndarray]:
     if soundtrack.score is not None:
-        mid = folder / "score.mid"
+        mid = folder / f"{name}.mid"
         write_midi(soundtrack.score, mid)
         yield from stream_midi(mid, soundfont=soundfont, backend=backend)
         return
@@ -49,13 +53,50 @@ def render_spool(
     """The finished music, mono at SAMPLE_RATE and ``duration`` seconds long, spooled in
     ``folder`` (the run's work folder)."""
     d = Path(folder)
-    with SpoolWriter(d / "music-raw.f32", rate=SAMPLE_RATE, channels=1) as w:
-        for block in _raw(soundtrack, d, soundfont, backend):
-            w.write(block)
-        raw = w.finish()
+    raw = _raw_spool(soundtrack, d, soundfont, backend, "music")
     music = finish_spool(raw, d / "music.f32", duration=duration)
     raw.path.unlink()
     return music
+
+
+def _raw_spool(soundtrack: Soundtrack, folder: Path, soundfont, backend: str, name: str) -> Spool:
+    with SpoolWriter(folder / f"{name}-raw.f32", rate=SAMPLE_RATE, channels=1) as w:
+        for block in _raw(soundtrack, folder, soundfont, backend, name):
+            w.write(block)
+        return w.finish()
+
+
+def stem_file(name: str) -> str:
+    """A part's name as a file name (``piano``, ``melody``; anything odd becomes ``_``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "part"
+
+
+def render_stems(
+    soundtrack: Soundtrack,
+    *,
+    duration: float,
+    folder: str | os.PathLike,
+    soundfont: str | os.PathLike | None = None,
+    backend: str = "auto",
+) -> tuple[Spool, dict[str, Spool]]:
+    """The finished music (as :func:`render_spool`) and one spool per part: each part
+    rendered alone, cut, faded and scaled by the mix's own gain, so the parts sum to the mix
+    (the synthesiser is linear in its voices)."""
+    d = Path(folder)
+    raw = _raw_spool(soundtrack, d, soundfont, backend, "music")
+    gain = spool_gain(raw, duration=duration)
+    music = finish_spool(raw, d / "music.f32", duration=duration, gain=gain)
+    raw.path.unlink()
+    if soundtrack.score is None:
+        return music, {"music": music}
+    stems = {}
+    for k, track in enumerate(soundtrack.score.tracks):
+        part = replace(soundtrack, score=replace(soundtrack.score, tracks=[track]))
+        raw = _raw_spool(part, d, soundfont, backend, f"stem{k}")
+        name = track.name if track.name not in stems else f"{track.name}_{k}"
+        stems[name] = finish_spool(raw, d / f"stem{k}.f32", duration=duration, gain=gain)
+        raw.path.unlink()
+    return music, stems
 
 
 def render(

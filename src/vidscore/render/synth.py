@@ -213,6 +213,28 @@ def _faded_blocks(raw: Spool, n: int, fi: int, fo: int) -> Iterator[np.ndarray]:
         offset += len(b)
 
 
+def _fade_samples(raw: Spool, duration: float, fade_in, fade_out) -> tuple[int, int, int]:
+    n = round(duration * raw.rate)
+    fade_in, fade_out = _fades(duration, fade_in, fade_out)
+    return n, min(n, int(fade_in * raw.rate)), min(n, int(fade_out * raw.rate))
+
+
+def spool_gain(
+    raw: Spool,
+    *,
+    duration: float,
+    fade_in: float | None = None,
+    fade_out: float | None = None,
+    peak_db: float = -1.0,
+) -> float:
+    """The gain that brings ``raw``, cut to ``duration`` and faded, to ``peak_db`` dBFS."""
+    n, fi, fo = _fade_samples(raw, duration, fade_in, fade_out)
+    peak = max(
+        (float(np.abs(b).max()) for b in _faded_blocks(raw, n, fi, fo) if len(b)), default=0.0
+    )
+    return (10 ** (peak_db / 20)) / peak if peak > 0 else 1.0
+
+
 def finish_spool(
     raw: Spool,
     dest: str | os.PathLike,
@@ -221,19 +243,21 @@ def finish_spool(
     fade_in: float | None = None,
     fade_out: float | None = None,
     peak_db: float = -1.0,
+    gain: float | None = None,
 ) -> Spool:
     """:func:`finish` for a spooled render: exactly ``duration`` seconds into ``dest``, read
-    twice in blocks (the peak after the fades, then the scaled copy)."""
-    n = round(duration * raw.rate)
-    fade_in, fade_out = _fades(duration, fade_in, fade_out)
-    fi, fo = min(n, int(fade_in * raw.rate)), min(n, int(fade_out * raw.rate))
-    peak = max(
-        (float(np.abs(b).max()) for b in _faded_blocks(raw, n, fi, fo) if len(b)), default=0.0
-    )
-    gain = np.float32((10 ** (peak_db / 20)) / peak) if peak > 0 else np.float32(1.0)
+    twice in blocks (the peak after the fades, then the scaled copy). A ``gain`` given (the
+    mix's, for its stems) replaces the peak normalisation, so parts finished alike sum to the
+    mix."""
+    if gain is None:
+        gain = spool_gain(
+            raw, duration=duration, fade_in=fade_in, fade_out=fade_out, peak_db=peak_db
+        )
+    n, fi, fo = _fade_samples(raw, duration, fade_in, fade_out)
+    g = np.float32(gain)
     with SpoolWriter(dest, rate=raw.rate, channels=raw.channels) as w:
         for b in _faded_blocks(raw, n, fi, fo):
-            w.write(b * gain)
+            w.write(b * g)
         return w.finish()
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidscore.music.chords import Chord, ChordSpan
-from vidscore.music.score import Note, Score, Track
+from vidscore.music.score import Note, Score, Track, bar_meters
 from vidscore.systems.common.timeplan import Slot
 
 PRESETS = {
@@ -184,6 +184,7 @@ def arrange(
     previous: list[int] | None = None
     bar_beat = 0
     spans = []
+    bar_lines: list[float] = []
     for i, (slot, chord) in enumerate(zip(slots, chords, strict=True)):
         bpm = 60.0 / slot.seconds_per_beat
         if not tempos:
@@ -192,6 +193,7 @@ def arrange(
             tempos.append((beat, bpm))
         if slot.downbeat:
             bar_beat = 0
+            bar_lines.append(beat)
         level = density_level(float(density[i]))
         vel = velocity(float(loudness[i]), slot.downbeat)
         ring = i == len(slots) - 1 and level == 0
@@ -235,4 +237,5 @@ def arrange(
         bar_beat += slot.beats
     for t in tracks.values():
         t.notes.sort()
-    return Score(list(tracks.values()), tempos or [(0.0, 120.0)], (4, 4), spans)
+    meters = bar_meters(bar_lines, beat)
+    return Score(list(tracks.values()), tempos or [(0.0, 120.0)], (4, 4), spans, meters)

@@ -17,7 +17,7 @@ import numpy as np
 
 from vidscore.music.chords import ChordSpan
 from vidscore.music.key import denormalizing_shift
-from vidscore.music.score import Note, Score, Track
+from vidscore.music.score import Note, Score, Track, bar_meters
 from vidscore.systems.common.plan import PieceSetup
 
 
@@ -117,6 +117,7 @@ def score_on_plan(
 
     tracks = [Track(name, notes(ns, low, high), program) for name, ns, program, low, high in parts]
     tempos: list[tuple[float, float]] = []
+    bar_lines: list[float] = []
     beat = lead_in
     for slot in slots:
         bpm = 60.0 / slot.seconds_per_beat
@@ -124,10 +125,12 @@ def score_on_plan(
             tempos.append((0.0, bpm))
         elif abs(tempos[-1][1] - bpm) > 1e-6:
             tempos.append((beat, bpm))
+        if slot.downbeat:
+            bar_lines.append(beat)
         beat += slot.beats
     spans = [
         ChordSpan(real(c.start), real(c.end), c.chord.transpose(shift))
         for c in chords
         if real(c.end) > real(c.start)
     ]
-    return Score(tracks, tempos, (4, 4), spans)
+    return Score(tracks, tempos, (4, 4), spans, bar_meters(bar_lines, beat))

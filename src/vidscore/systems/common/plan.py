@@ -14,7 +14,7 @@ density and a loudness per slot into parts, and :func:`finish` wraps a score int
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -152,6 +152,7 @@ def finish(score: Score, piece: PieceSetup, features: VideoFeatures, meta: dict)
         aligned_cuts=piece.plan.aligned_cuts,
         section_starts=[0.0, *piece.plan.anchors],
     )
+    score = replace(score, key=str(piece.key))  # a key signature in the MIDI
     return Soundtrack(
         timeline,
         score=score,
