@@ -317,11 +317,13 @@ def per_second_rms(audio: np.ndarray, rate: int, duration: float) -> np.ndarray:
     return out
 
 
-def scrambles(features, shuffled) -> list:
+def scrambles(features) -> list:
     """The clip's features under every permutation of its seconds where there are at most
     ``EXACT`` of them (the exact permutation null: a model whose music follows what it is fed
     averages r = 0 over it, where a sample of 30 draws of 4-6 seconds still wanders by +-0.1),
     else under ``SHUFFLES`` seeded draws."""
+    from vidscore.evaluation import shuffled
+
     n = len(features["motion"])
     if math.factorial(n) <= EXACT:
         return [shuffled(features, k, perm=np.array(p))
@@ -330,7 +332,6 @@ def scrambles(features, shuffled) -> list:
 
 
 def clip_table(clips: list[Path], models) -> dict:
-    from vidscore.evaluation import shuffled
     from vidscore.features.analyze import AnalysisConfig, analyze
     from vidscore.features.timeline import bin_mean
     from vidscore.render.soundtrack import render
@@ -351,7 +352,7 @@ def clip_table(clips: list[Path], models) -> dict:
         arousal = bin_mean(f["arousal"].times, f["arousal"].values, rate=1.0, duration=d)
         for name, system in systems.items():
             row = {}
-            scrambled = scrambles(f, shuffled)
+            scrambled = scrambles(f)
             for label, fed in [("real", [f]), ("shuffled", scrambled)]:
                 rm, ra, im, ia = [], [], [], []
                 for g in fed:

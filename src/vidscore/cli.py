@@ -38,6 +38,11 @@ _state: dict = {"debug": False, "signal": 2}
 SYSTEM_CHOICES = "video2music (default), vmusprod, diffbgm or baseline"
 EMOTION_CHOICES = "exciting, fearful, tense, sad, relaxing or neutral"
 INSTRUMENT_CHOICES = "piano, strings or band"
+#: the batch options ``analyze`` and ``compose`` share (with --out-dir)
+Executor = Annotated[str, typer.Option("--executor", help="With --out-dir: local or ray.")]
+Address = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
+]
 
 
 data_app = typer.Typer(help="Datasets and test material.", no_args_is_help=True)
@@ -91,12 +96,8 @@ def analyze(
     formats: Annotated[
         str, typer.Option("--formats", help="With --out-dir: json,npz,png.")
     ] = "json",
-    executor: Annotated[
-        str, typer.Option("--executor", help="With --out-dir: local or ray.")
-    ] = "local",
-    address: Annotated[
-        str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
-    ] = None,
+    executor: Executor = "local",
+    address: Address = None,
     detector: Annotated[
         str, typer.Option("--detector", help="Cut detector: adaptive or content.")
     ] = "adaptive",
@@ -237,12 +238,8 @@ def compose(
     formats: Annotated[
         str, typer.Option("--formats", help="With --out-dir: mp4,json (always), mid, wav, png.")
     ] = "mp4,json",
-    executor: Annotated[
-        str, typer.Option("--executor", help="With --out-dir: local or ray.")
-    ] = "local",
-    address: Annotated[
-        str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
-    ] = None,
+    executor: Executor = "local",
+    address: Address = None,
     system: Annotated[
         str,
         typer.Option(

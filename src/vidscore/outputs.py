@@ -41,12 +41,16 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         raise OutputError(f"{p}: is a directory; give a file name")
     if p.exists() and not overwrite:
         raise OutputError(f"{p}: already exists (use --overwrite to replace it)")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{parent}: output folder does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create(parent):
-        raise OutputError(f"{parent}: output folder is not writable")
+    _check_writable(p.parent if str(p.parent) else Path("."))
     return p
+
+
+def _check_writable(folder: Path) -> None:
+    """An existing folder a run can create files in, or one OutputError line."""
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: output folder does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or not _can_create(folder):
+        raise OutputError(f"{folder}: output folder is not writable")
 
 
 def check_output_folder(
@@ -71,17 +75,9 @@ def check_stems_folder(folder: str | os.PathLike, *, overwrite: bool = False) ->
     d = Path(folder)
     if d.exists() and not d.is_dir():
         raise OutputError(f"{d}: not a folder")
-    if d.is_dir():
-        if not overwrite and any(d.glob("*.wav")):
-            raise OutputError(f"{d}: already holds WAV files (use --overwrite to replace them)")
-        if not os.access(d, os.W_OK | os.X_OK) or not _can_create(d):
-            raise OutputError(f"{d}: output folder is not writable")
-        return d
-    parent = d.parent if str(d.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{parent}: output folder does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create(parent):
-        raise OutputError(f"{parent}: output folder is not writable")
+    if d.is_dir() and not overwrite and any(d.glob("*.wav")):
+        raise OutputError(f"{d}: already holds WAV files (use --overwrite to replace them)")
+    _check_writable(d if d.is_dir() else (d.parent if str(d.parent) else Path(".")))
     return d
 
 

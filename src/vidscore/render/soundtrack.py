@@ -52,11 +52,16 @@ def render_spool(
 ) -> Spool:
     """The finished music, mono at SAMPLE_RATE and ``duration`` seconds long, spooled in
     ``folder`` (the run's work folder)."""
-    d = Path(folder)
+    return _mix(soundtrack, Path(folder), soundfont, backend, duration)[0]
+
+
+def _mix(soundtrack: Soundtrack, d: Path, soundfont, backend: str, duration: float):
+    """The finished music and the gain that finished it (its stems take the same)."""
     raw = _raw_spool(soundtrack, d, soundfont, backend, "music")
-    music = finish_spool(raw, d / "music.f32", duration=duration)
+    gain = spool_gain(raw, duration=duration)
+    music = finish_spool(raw, d / "music.f32", duration=duration, gain=gain)
     raw.path.unlink()
-    return music
+    return music, gain
 
 
 def _raw_spool(soundtrack: Soundtrack, folder: Path, soundfont, backend: str, name: str) -> Spool:
@@ -83,10 +88,7 @@ def render_stems(
     rendered alone, cut, faded and scaled by the mix's own gain, so the parts sum to the mix
     (the synthesiser is linear in its voices)."""
     d = Path(folder)
-    raw = _raw_spool(soundtrack, d, soundfont, backend, "music")
-    gain = spool_gain(raw, duration=duration)
-    music = finish_spool(raw, d / "music.f32", duration=duration, gain=gain)
-    raw.path.unlink()
+    music, gain = _mix(soundtrack, d, soundfont, backend, duration)
     if soundtrack.score is None:
         return music, {"music": music}
     stems = {}
