@@ -164,6 +164,45 @@ def test_compose_batch_refuses_single_clip_outputs_and_one_take_rewrites(corpus,
     assert not (tmp_path / "o").exists() and not (tmp_path / "x.mp4").exists()
 
 
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--system", "nosuch"], "--system"),
+        (["--param", "temperature=hot"], "temperature"),
+        (["--system", "baseline", "--weights", "nowhere"], "--weights"),
+        (["--key", "H major"], "H major"),
+        (["--instruments", "kazoo"], "--instruments"),
+        (["--synth", "moog"], "--synth"),
+    ],
+)
+def test_compose_batch_refuses_bad_settings_before_any_clip(corpus, tmp_path, extra, says):
+    """A setting no clip can be scored with stops the batch at once (exit 2, one line, no
+    folder made) instead of failing every clip one by one."""
+    r = run_cli("compose", corpus, "--out-dir", tmp_path / "o", *extra)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert says in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_compose_batch_key_changes_when_the_weights_are_retrained(tmp_path):
+    """Weights retrained into the same folder are other settings: the key follows the manifest."""
+    import shutil
+
+    from vidscore.batch import ComposeJob
+    from vidscore.systems.base import system_class
+
+    shipped = system_class("video2music").weights_folder(None)
+    mine = tmp_path / "w"
+    shutil.copytree(shipped, mine)
+    job = ComposeJob(system="video2music", weights=str(mine))
+    before = job.settings()
+    manifest = json.loads((mine / "manifest.json").read_text())
+    manifest["metrics"] = {"retrained": True}
+    (mine / "manifest.json").write_text(json.dumps(manifest))
+    assert job.settings()["weights_manifest"] != before["weights_manifest"]
+    assert ComposeJob(system="baseline").settings()["weights_manifest"] is None
+
+
 def test_compose_batch_on_ray_scores_like_the_local_run(corpus, tmp_path):
     pytest.importorskip("ray")
     from vidscore.batch import ComposeJob, run_many

@@ -202,6 +202,16 @@ class ComposeJob:
             raise UsageError(f"--formats {','.join(bad)}: choose from {', '.join(COMPOSE_FORMATS)}")
         if self.controls.keep is not None:
             raise UsageError("--keep and --regenerate rewrite one take: score a single clip")
+        from vidscore.pipeline import check_settings
+
+        check_settings(
+            self.system,
+            weights=self.weights,
+            params=list(self.params),
+            controls=self.controls,
+            synth=self.synth,
+            soundfont=self.soundfont,
+        )
 
     def files(self, base: str) -> list[str]:
         kinds = dict.fromkeys(("mp4", "json", *self.formats))
@@ -216,6 +226,8 @@ class ComposeJob:
         job = dataclasses.asdict(self)
         del job["formats"]  # a format added later is made by a rerun: its file is missing
         job["weights"] = None if self.weights is None else os.path.abspath(self.weights)
+        # weights retrained into the same folder are other settings: key on their manifest
+        job["weights_manifest"] = _manifest_digest(self.system, self.weights)
         return {**job, "vidscore": __version__}
 
     def run(self, video: str, base: str, key: str | None) -> None:
@@ -243,6 +255,19 @@ class ComposeJob:
 
 
 Job = AnalyzeJob | ComposeJob
+
+
+def _manifest_digest(system: str, weights: str | None) -> str | None:
+    """sha256 of the manifest of the weights ``system`` loads (it lists every file's digest), or
+    None for a system without weights."""
+    from vidscore.modules.checkpoint import MANIFEST, file_sha256
+    from vidscore.systems.base import system_class
+
+    cls = system_class(system)
+    if not cls.weight_files:
+        return None
+    manifest = cls.weights_folder(weights) / MANIFEST
+    return file_sha256(manifest) if manifest.is_file() else None
 
 
 def _run_one(job: Job, video: str, base: str, key: str | None) -> tuple[str, str | None]:

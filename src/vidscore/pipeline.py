@@ -96,6 +96,34 @@ def check_controls(controls: Controls) -> None:
         parse_key(controls.key)
 
 
+def check_settings(
+    system: str,
+    *,
+    weights: str | os.PathLike | None = None,
+    params: list[str] | dict[str, Any] | None = None,
+    controls: Controls | None = None,
+    synth: str = "auto",
+    soundfont: str | os.PathLike | None = None,
+) -> Any:
+    """Refuse, before any clip is read, settings that cannot compose (an unknown system, a bad
+    ``--param``, weights the system cannot use, an unknown key or synthesiser); return the parsed
+    parameters. A batch calls it once for all its clips."""
+    controls = controls or Controls()
+    cls = system_class(system)
+    gen_params = parse_params(cls.Params, params)
+    check_controls(controls)
+    if controls.keep is not None:
+        if not cls.regenerates:
+            raise UsageError(f"--regenerate: the {system} system cannot rewrite a range")
+        read_midi(controls.keep)  # a missing or broken take stops here, before any work
+    cls.check_weights(weights)
+    if synth not in BACKENDS:
+        raise UsageError(f"--synth {synth!r}: choose from {', '.join(BACKENDS)}")
+    if soundfont is not None:
+        find_soundfont(soundfont)
+    return gen_params
+
+
 def compose(
     video: str | os.PathLike,
     output: str | os.PathLike,
@@ -130,19 +158,11 @@ def compose(
     """
     controls = controls or Controls()
     cls = system_class(system)
-    gen_params = parse_params(cls.Params, params)
-    check_controls(controls)
-    if controls.keep is not None:
-        if not cls.regenerates:
-            raise UsageError(f"--regenerate: the {system} system cannot rewrite a range")
-        read_midi(controls.keep)  # a missing or broken take stops here, before any work
-    cls.check_weights(weights)
+    gen_params = check_settings(
+        system, weights=weights, params=params, controls=controls, synth=synth, soundfont=soundfont
+    )
     if midi is not None and cls.output != "score":
         raise UsageError(f"--midi: the {system} system makes audio, not notes")
-    if synth not in BACKENDS:
-        raise UsageError(f"--synth {synth!r}: choose from {', '.join(BACKENDS)}")
-    if soundfont is not None:
-        find_soundfont(soundfont)
     out = Path(output)
     check_container(out)
     targets = [p for p in (out, midi, wav, cues_path, plot) if p is not None]
