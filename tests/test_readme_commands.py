@@ -26,6 +26,21 @@ ELSEWHERE = {
     ("analyze", "--address"): ("test_batch.py", '"--address"'),
     ("compose", "--executor"): ("test_batch.py", 'executor="ray"'),
     ("compose", "--address"): ("test_batch.py", '"--address"'),
+    # the web app runs until stopped: its test starts it, drives it in Chromium and stops it
+    **{
+        ("serve", opt): ("test_serve.py", '"serve",')
+        for opt in (
+            "",
+            "--host",
+            "--port",
+            "--max-upload-mb",
+            "--max-seconds",
+            "--concurrency",
+            "--keep-hours",
+            "--work-dir",
+            "--example",
+        )
+    },
 }
 
 

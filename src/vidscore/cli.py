@@ -420,6 +420,55 @@ def _controls(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (0.0.0.0 opens it to the network).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 7860,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", help="Largest upload accepted.")
+    ] = 500.0,
+    max_seconds: Annotated[
+        float, typer.Option("--max-seconds", help="Longest clip scored.")
+    ] = 900.0,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Composes run at once; the rest queue.")
+    ] = 1,
+    keep_hours: Annotated[
+        float, typer.Option("--keep-hours", help="Takes and uploads older than this are removed.")
+    ] = 24.0,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option("--work-dir", help="Uploads and takes (default ~/.cache/vidscore/serve)."),
+    ] = None,
+    example: Annotated[
+        list[Path] | None,
+        typer.Option("--example", help="A clip offered in the page (repeat; a demo is drawn)."),
+    ] = None,
+) -> None:
+    """Open the web app: upload a clip, compose, play and download the takes."""
+    from dataclasses import replace
+
+    from vidscore import serve as app
+
+    missing = [str(e) for e in example or () if not e.is_file()]
+    if missing:
+        raise UsageError(f"--example {missing[0]}: no such file")
+    config = app.ServeConfig(
+        host=host,
+        port=port,
+        max_upload_mb=max_upload_mb,
+        max_seconds=max_seconds,
+        concurrency=concurrency,
+        keep_hours=keep_hours,
+        work_dir=work_dir or app.default_work_dir(),
+    )
+    examples = (*(str(e.resolve()) for e in example or ()), app.demo_example(config))
+    out.print(f"vidscore serve: http://{host}:{port} (work folder {config.work_dir}; Ctrl-C stops)")
+    app.serve(replace(config, examples=examples))
+
+
+@app.command()
 def systems() -> None:
     """List the systems, their weights and their generation parameters."""
     from vidscore.systems.base import param_info, registered, system_class
