@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import CLIPS
 from tests.conftest import run_cli as run
+from vidscore.types import EMOTIONS
 from vidscore.video.io import probe
 
 pytestmark = pytest.mark.shared
@@ -59,6 +60,10 @@ def test_compose_each_clip(tmp_path, name):
         and cues["tempo_map"]
         and len(cues["emotion"]) == int(np.ceil(info.duration - 1e-6))
     )
+    first = cues["emotion"][0]  # the probabilities carry the emotions' names
+    assert set(first["probabilities"]) == set(EMOTIONS)
+    assert first["label"] == max(first["probabilities"], key=first["probabilities"].get)
+    assert cues["decisions"]["emotion_forced"] is False
     assert (tmp_path / "m.mid").stat().st_size > 100 and (tmp_path / "p.png").stat().st_size > 1000
 
 

@@ -152,3 +152,20 @@ def test_audio_rms_per_second():
     rms = audio_rms(CLIPS["bigbuckbunny"], rate=1.0)
     assert len(rms) == 6 and np.all(rms >= 0) and rms.max() > 0.001
     assert len(audio_rms(CLIPS["bikes"])) == 0
+
+
+def test_thumbnails_show_the_picture_at_each_time_asked(tmp_path):
+    """The plot's picture strip: one frame at or just after each time (compared with the frame
+    the full decode gives there), the clip's aspect kept, none past the end."""
+    from vidscore.video.io import FrameRequest, iter_frames, thumbnails
+
+    clip = CLIPS["bikes"]
+    shots = thumbnails(clip, [0.0, 3.3, 7.7, 12.0], max_side=96)
+    assert [round(t, 1) for t, _ in shots] == [0.0, 3.3, 7.7]  # 12 s is past the 10 s clip
+    h, w, _ = shots[0][1].shape
+    assert w == 96 and abs(w / h - 640 / 272) < 0.1
+    full = {
+        round(f.time, 2): f.images["t"] for f in iter_frames(clip, [FrameRequest("t", max_side=96)])
+    }
+    for t, img in shots:
+        assert np.array_equal(img, full[round(t, 2)])  # the very frame a full decode gives

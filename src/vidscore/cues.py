@@ -13,7 +13,7 @@ import numpy as np
 from vidscore.soundtrack import Soundtrack
 from vidscore.types import EMOTIONS, Controls, VideoFeatures
 
-FORMAT = "vidscore.cues/2"
+FORMAT = "vidscore.cues/3"
 
 
 def cues(
@@ -55,7 +55,9 @@ def cues(
             {
                 "second": i,
                 "label": EMOTIONS[int(np.argmax(row))],
-                "probabilities": [round(float(p), 4) for p in row],
+                "probabilities": {
+                    e: round(float(p), 4) for e, p in zip(EMOTIONS, row, strict=True)
+                },
             }
             for i, row in enumerate(features["emotion"].values)
         ]

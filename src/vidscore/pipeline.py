@@ -258,7 +258,9 @@ def compose(
         if plot is not None:
             from vidscore.render.plot import plot_soundtrack
 
-            plot_soundtrack(features, soundtrack, plot, overwrite=overwrite)
+            plot_soundtrack(
+                features, soundtrack, plot, markers=controls.markers, overwrite=overwrite
+            )
             written["plot"] = Path(plot)
         if cues_path is not None:  # last: a batch reads a clip with its cues as finished
             doc = cues(features, soundtrack, system=system, controls=controls)

@@ -14,11 +14,11 @@ from vidscore.outputs import atomic_path
 from vidscore.types import EMOTIONS, VideoFeatures
 
 EMOTION_COLOURS = {
-    "exciting": "#e4572e",
+    "exciting": "#ff9f1c",
     "fearful": "#6a4c93",
-    "tense": "#f3a712",
-    "sad": "#1982c4",
-    "relaxing": "#8ac926",
+    "tense": "#ffd23f",
+    "sad": "#3a86ff",
+    "relaxing": "#06d6a0",
     "neutral": "#b0b0b0",
 }
 

@@ -282,6 +282,40 @@ def _decode(p: Path, reqs: list[FrameRequest], info: VideoInfo) -> Iterator[Fram
         )
 
 
+def thumbnails(
+    path: str | os.PathLike,
+    times: Iterable[float],
+    *,
+    max_side: int = 160,
+    info: VideoInfo | None = None,
+) -> list[tuple[float, np.ndarray]]:
+    """One RGB frame at or just after each of ``times`` (seconds), found by seeking to the key
+    frame before it, so a picture strip of a long clip costs a few GOPs, not a decode pass.
+    Returns ``(time shown, image)`` pairs; a time past the last frame gives none."""
+    p = Path(path)
+    info = info or probe(p)
+    w, h = _display_size(*fit_size(info.width, info.height, max_side), info.rotation)
+    k = (info.rotation // 90) % 4
+    out = []
+    with _open(p) as container:
+        stream = container.streams.video[0]
+        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        for want in sorted(times):
+            try:
+                container.seek(int((want + start) / stream.time_base), stream=stream)
+                for vf in container.decode(stream):
+                    t = float(vf.time) - start if vf.time is not None else want
+                    if t + 0.5 / max(info.fps, 1.0) >= want:
+                        img = vf.to_ndarray(width=w, height=h, format="rgb24", interpolation="AREA")
+                        out.append((t, np.ascontiguousarray(np.rot90(img, k)) if k else img))
+                        break
+            except av.FFmpegError as exc:
+                raise CorruptVideoError(
+                    f"{p}: no picture at {want:.2f} s ({_reason(exc)})"
+                ) from exc
+    return out
+
+
 def decode_all(path: str | os.PathLike) -> int:
     """Decode every frame and discard it: the baseline the benchmarks compare against."""
     n = 0

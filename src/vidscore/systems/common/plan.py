@@ -161,6 +161,7 @@ def finish(score: Score, piece: PieceSetup, features: VideoFeatures, meta: dict)
         curves=piece.curves,
         meta={
             "dominant_emotion": piece.dominant,
+            "emotion_forced": piece.forced_emotion,
             "slot_emotion": piece.slot_emotions,
             "markers_not_placed": piece.plan.dropped_markers,
             **meta,
