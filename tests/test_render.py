@@ -36,6 +36,29 @@ def test_plan_puts_a_slot_boundary_and_downbeat_on_every_reachable_cut():
     assert all(a.end == pytest.approx(b.start) for a, b in itertools.pairwise(slots))
 
 
+def test_no_bar_of_one_beat_unless_two_anchors_are_one_beat_apart():
+    """bikes' cuts left one-beat bars (4 + 1) before two of its cuts; a beat left over now makes
+    the last two bars 3 + 2, and the bar lengths still sum to each gap's beats."""
+    from vidscore.systems.common.timeplan import bar_lengths
+
+    assert bar_lengths(5) == [3, 2] and bar_lengths(9) == [4, 3, 2] and bar_lengths(1) == [1]
+    assert bar_lengths(6) == [4, 2] and bar_lengths(8) == [4, 4] and bar_lengths(7) == [4, 3]
+    for n in range(1, 40):
+        assert sum(bar_lengths(n)) == n and (n == 1 or 1 not in bar_lengths(n))
+    cuts = [1.2, 3.03, 5.5, 7.5, 9.7]  # about bikes.mp4's cuts: the old plan made 4 + 1 twice
+    tp = plan(10.0, cuts, 119)
+    beats = [s.beats for s in tp.slots]
+    bars, current = [], 0
+    for slot, n in zip(tp.slots, beats, strict=True):
+        if slot.downbeat and current:
+            bars.append(current)
+            current = 0
+        current += n
+    bars.append(current)
+    assert 1 not in bars, bars
+    assert set(tp.aligned_cuts) <= set(tp.downbeats)
+
+
 def test_plan_skips_cuts_it_cannot_reach():
     aligned = plan(10.0, [0.2, 4.0, 4.3, 9.9], 120).aligned_cuts
     # 0.2 is too close to the start, 9.9 to the end; of 4.0 and 4.3 (too close to both be

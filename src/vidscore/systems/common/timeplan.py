@@ -3,7 +3,9 @@
 Music runs at one tempo (from the clip's motion, or the user's), one chord slot per two beats
 (half a 4/4 bar, Video2Music's chord rate). Every cut becomes an anchor: the beats between two
 anchors are stretched or squeezed by at most ``tolerance`` (10%) so that a whole number of beats
-fills the gap exactly, and a new bar (downbeat and chord change) starts on the cut. A cut that
+fills the gap exactly, and a new bar (downbeat and chord change) starts on the cut. The beats
+between anchors make bars of four; where one beat is left over the last two bars are 3 + 2, so
+a bar of one beat is written only where two anchors are one beat apart. A cut that
 cannot be reached within the tolerance (two cuts less than about two beats apart) is skipped,
 choosing which to skip so that the most cuts, and first those opening long scenes, are kept; so
 is a cut within one beat of the end. User markers are anchors like cuts that outweigh them all.
@@ -129,24 +131,37 @@ def plan(
     for start, end, n, after_cut in segments:
         step = (end - start) / n
         b = 0
-        while b < n:
-            k = min(BEATS_PER_SLOT, n - b)
-            slots.append(
-                Slot(
-                    start + b * step,
-                    start + (b + k) * step,
-                    k,
-                    downbeat=b % BEATS_PER_BAR == 0,
-                    at_cut=after_cut and b == 0,
+        for length in bar_lengths(n):
+            o = 0
+            while o < length:
+                k = min(BEATS_PER_SLOT, length - o)
+                slots.append(
+                    Slot(
+                        start + (b + o) * step,
+                        start + (b + o + k) * step,
+                        k,
+                        downbeat=o == 0,
+                        at_cut=after_cut and b + o == 0,
+                    )
                 )
-            )
-            b += k
+                o += k
+            b += length
     # the final slot ends exactly at the end of the clip
     last = slots[-1]
     slots[-1] = Slot(last.start, duration, last.beats, last.downbeat, last.at_cut)
     cut_set = set(cuts)
     dropped = [m for m in markers if m not in anchors]
     return TimePlan(tempo_bpm, slots, anchors, [a for a in anchors if a in cut_set], dropped)
+
+
+def bar_lengths(beats: int) -> list[int]:
+    """Bars of four beats filling ``beats``; a beat left over is not a bar of its own: the last
+    two bars become 3 + 2 instead of 4 + 1 (a one-beat bar only where two anchors are one beat
+    apart)."""
+    full, rest = divmod(beats, BEATS_PER_BAR)
+    if rest == 1 and full:
+        return [BEATS_PER_BAR] * (full - 1) + [3, 2]
+    return [BEATS_PER_BAR] * full + ([rest] if rest else [])
 
 
 def snap(markers: tuple[float, ...], cuts: list[float], within: float = 0.05) -> tuple[float, ...]:
