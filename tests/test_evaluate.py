@@ -92,6 +92,40 @@ def test_evaluate_usage_errors(tmp_path):
     assert r.returncode == 2 and "different files" in r.stderr
 
 
+def test_compare_puts_systems_side_by_side_and_refuses_what_is_not_a_report(tmp_path):
+    """`evaluate --compare A.json B.json`: a column per system (named by the report), the
+    steering lift over the shuffled video derived from each report, the chart written; one
+    report alone, a file that is not a report, or an output over a report get one line."""
+
+    def report(system, r, shuffled_r):
+        doc = {"system": system, "summary": {"PCE": 2.5, "density_motion_correlation": r},
+               "shuffled_video": {"density_motion_correlation": shuffled_r},
+               "reference": {"PCE": 2.8}}  # fmt: skip
+        path = tmp_path / f"{system}.json"
+        path.write_text(json.dumps(doc))
+        return path
+
+    a, b = report("video2music", 0.6, 0.1), report("baseline", 0.5, 0.4)
+    r = run_cli("evaluate", "--compare", a, b, "--plot", tmp_path / "c.png",
+                "--markdown", tmp_path / "c.md")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    table = (tmp_path / "c.md").read_text()
+    assert "| measure | video2music | baseline | real (reference) |" in table
+    assert "| steering_lift_over_shuffled | 0.500 | 0.100 |  |" in table
+    assert "| PCE | 2.500 | 2.500 | 2.800 |" in table
+    assert (tmp_path / "c.png").stat().st_size > 5000
+    notes = tmp_path / "notes.json"
+    notes.write_text("[1, 2]")
+    for args, says in (
+        ([a], "two reports"),
+        ([a, notes], "not a report"),
+        ([a, tmp_path / "none.json"], "no such report"),
+        ([a, b, "--markdown", b, "--overwrite"], "overwrite one of the reports"),
+    ):
+        r = run_cli("evaluate", "--compare", *args)
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def test_shuffling_a_clip_moves_every_series_with_its_second():
     """The ablation scrambles everything the video says: a per-frame series (flow, which the
     accent curve reads) moves with the second it falls in, like the per-second ones."""

@@ -127,6 +127,8 @@ def runs(w: dict) -> list[list[str]]:
          "-o", str(d / "r2.json"), "--weights", weights, "--param", "top_p=0.9"],
         ["evaluate", "--system", "baseline", "--videos", videos, "--dependence",
          "-o", str(d / "r3.json")],
+        ["evaluate", "--compare", str(d / "r2.json"), str(d / "r3.json"),
+         "--plot", str(d / "systems.png"), "--markdown", str(d / "systems.md")],
     ]  # fmt: skip
 
 
@@ -156,6 +158,9 @@ def test_the_documented_commands_run(workdir):
     assert report["audio_quality"]["embedder"] == "melstats" and "FAD" in report["summary"]
     assert report["closeness"] and "cut_alignment" in report["summary"]
     assert json.loads((d / "r2.json").read_text())["weights"] == str(d / "weights")
+    systems = (d / "systems.md").read_text()
+    assert "| measure | video2music | baseline |" in systems and "steering_lift" in systems
+    assert (d / "systems.png").stat().st_size > 10_000
     for r in ("r2.json", "r3.json"):
         doc = json.loads((d / r).read_text())
         assert doc["shuffled_video"] and doc["swapped_video"]

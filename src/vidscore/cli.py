@@ -529,10 +529,31 @@ def evaluate(
         Path | None,
         typer.Option("--vmcp", help="With --system: a VMCP model folder (vidscore train vmcp)."),
     ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="The arguments are reports of several systems: one table and chart."
+        ),
+    ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
 ) -> None:
     """Measure outputs with the four papers' metrics (or compose with --system, then measure)."""
     from vidscore import evaluation as ev
+
+    if compare:
+        if system is not None or videos or reference or dependence:
+            raise UsageError("--compare reads finished reports: no --system, --videos, --reference")
+        text = ev.compare_reports(
+            list(outputs or []),
+            markdown_path=markdown_path,
+            plot_path=plot_path,
+            overwrite=overwrite,
+        )
+        out.print(text, markup=False, highlight=False)
+        for p in (markdown_path, plot_path):
+            if p is not None:
+                out.print(f"wrote {p}")
+        return
 
     if system is not None and outputs:
         raise UsageError("give outputs or --system with --videos, not both")

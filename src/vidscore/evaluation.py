@@ -440,3 +440,48 @@ def evaluate(
         if plot_path is not None:
             plot(summary, ref, plot_path, overwrite=overwrite)
         return Evaluation(doc, table)
+
+
+def compare_reports(
+    reports: list[Path],
+    *,
+    markdown_path: Path | None = None,
+    plot_path: Path | None = None,
+    overwrite: bool = False,
+) -> str:
+    """One table (and chart) of several ``vidscore evaluate`` reports, a column per system,
+    beside the real music's values when a report holds them; return the table."""
+    from vidscore.metrics.report import compare_markdown, compare_rows, plot_systems
+    from vidscore.outputs import atomic_path, check_output
+
+    if len(reports) < 2:
+        raise UsageError("--compare needs two reports or more")
+    targets = [p for p in (markdown_path, plot_path) if p is not None]
+    for p in targets:
+        check_output(p, overwrite=overwrite)
+    if {Path(p).resolve() for p in targets} & {Path(r).resolve() for r in reports}:
+        raise UsageError("an output would overwrite one of the reports compared")
+    table: dict[str, dict[str, float]] = {}
+    references: dict[str, dict[str, float]] = {}
+    for path in reports:
+        try:
+            doc = json.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise InputError(f"{path}: no such report") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError) as exc:
+            raise InputError(f"{path}: not a report of vidscore evaluate") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("summary"), dict):
+            raise InputError(f"{path}: not a report of vidscore evaluate (no summary)")
+        name = doc.get("system") or Path(path).stem
+        if name in table:
+            name = f"{name} ({Path(path).stem})"
+        table[name] = compare_rows(doc)
+        if doc.get("reference") and not references:
+            references["real (reference)"] = doc["reference"]
+    text = compare_markdown(table, references)
+    if markdown_path is not None:
+        with atomic_path(markdown_path, overwrite=overwrite) as tmp:
+            tmp.write_text(text)
+    if plot_path is not None:
+        plot_systems(table, references, plot_path, overwrite=overwrite)
+    return text

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vidscore.errors import UsageError
 from vidscore.metrics.alignment import (
     audio_onsets,
     av_align_report,
@@ -144,6 +145,88 @@ def plot(
         vals = [summary[k]] + ([reference[k]] if reference else [])
         ax.bar(["gen", "real"][: len(vals)], vals, color=["#1982c4", "#8ac926"][: len(vals)])
         ax.set_title(k)
+    with atomic_path(path, overwrite=overwrite, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+#: what the systems chart draws, in order: the symbolic metrics, then how each system follows
+#: the video and how fast it is (rows a comparison has; missing ones are left out)
+COMPARED = [
+    *METRICS,
+    "closeness_to_POP909",
+    "density_motion_correlation",
+    "steering_lift_over_shuffled",
+    "av_align_lift_over_random",
+    "cut_alignment",
+    "emotion_correspondence",
+    "compose_over_clip",
+]
+
+
+def compare_rows(doc: dict) -> dict[str, float]:
+    """The rows of one ``vidscore evaluate`` report that a comparison of systems reads: its
+    summary, and the steering lift over the shuffled video when it was measured."""
+    row = dict(doc.get("summary") or {})
+    shuffled = doc.get("shuffled_video") or {}
+    if "density_motion_correlation" in row and "density_motion_correlation" in shuffled:
+        row["steering_lift_over_shuffled"] = (
+            row["density_motion_correlation"] - shuffled["density_motion_correlation"]
+        )
+    return row
+
+
+def compare_markdown(
+    table: dict[str, dict[str, float]], references: dict[str, dict[str, float]] | None = None
+) -> str:
+    """One row per measure, one column per system, then the real corpora's values."""
+    references = references or {}
+    names = list(table)
+    keys = [k for k in dict.fromkeys(k for r in table.values() for k in r)]
+    cols = ["measure", *names, *references]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for k in keys:
+        vals = [table[s].get(k) for s in names] + [r.get(k) for r in references.values()]
+        lines.append(f"| {k} | " + " | ".join(_fmt(v) for v in vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_systems(
+    table: dict[str, dict[str, float]],
+    references: dict[str, dict[str, float]] | None,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+) -> None:
+    """One panel per measure, one bar per system, the real corpora's values as hatched grey
+    bars: the chart of ``vidscore evaluate --compare`` and ``benchmarks/quality.py``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    references = references or {}
+    keys = [k for k in COMPARED if any(not _nan(r.get(k, math.nan)) for r in table.values())]
+    if not keys:
+        raise UsageError("nothing to compare: the reports hold none of the compared measures")
+    cols = min(5, len(keys))
+    rows = math.ceil(len(keys) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.6 * rows), layout="constrained",
+                             squeeze=False)  # fmt: skip
+    colours = plt.get_cmap("tab10").colors
+    names = list(table)
+    for ax, k in zip(axes.flat, keys, strict=False):
+        vals = [table[s].get(k, math.nan) for s in names]
+        ax.bar(range(len(names)), vals, color=[colours[i % 10] for i in range(len(names))])
+        refs = [(n, r[k]) for n, r in references.items() if k in r and not _nan(r[k])]
+        for j, (_, v) in enumerate(refs):
+            ax.bar(len(names) + j, v, color="#cccccc", hatch="//", edgecolor="#777")
+        labels = names + [n for n, _ in refs]
+        ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=7)
+        ax.set_title(k, fontsize=9)
+        ax.axhline(0, color="#333", lw=0.6)
+    for ax in axes.flat[len(keys) :]:
+        ax.axis("off")
     with atomic_path(path, overwrite=overwrite, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
