@@ -22,7 +22,7 @@ STAGES = [
     ("render",),
     ("cues",),
     ("pipeline",),
-    ("batch", "evaluation"),  # above the pipeline
+    ("batch", "evaluation", "serve"),  # above the pipeline: its batch, measures and web app
     ("cli", "__main__"),
 ]
 RANK = {name: i for i, names in enumerate(STAGES) for name in names}

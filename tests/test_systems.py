@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import CLIPS, run_cli
 from vidscore.errors import UsageError
+from vidscore.music.chords import parse_harte
 from vidscore.systems.base import parse_params, registered, system_class
 from vidscore.video.io import probe
 
@@ -64,6 +65,13 @@ def test_every_system_scores_a_clip_end_to_end(tmp_path, small_clip, name):
         for cut in cues["aligned_cuts"]:
             assert min(abs(c - cut) for c in changes) < 1e-3
         assert (tmp_path / "m.mid").stat().st_size > 100
+        # it ends resolved: the last chord is the tonic of the piece's key, in its mode
+        tonic, mode = cues["key"].split()
+        last = parse_harte(cues["chords"][-1]["symbol"])
+        assert last.root == parse_harte(f"{tonic}:maj").root, (cues["key"], last)
+        assert last.quality.startswith("min" if mode == "minor" else "maj"), (cues["key"], last)
+    tail = x[-int(0.01 * len(x) / info.duration) :]
+    assert np.abs(tail).max() < 0.02  # faded out by the clip's last frame
     assert (tmp_path / "p.png").stat().st_size > 10_000
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from vidscore.errors import InputError
 from vidscore.music.beats import BeatGrid
 from vidscore.music.chord_recognition import recognize_notes
-from vidscore.music.key import Key, mode_of, normalizing_shift, relative, signature_key
+from vidscore.music.key import mode_of, normalizing_shift, relative, signature_key
 from vidscore.music.midi import read_midi
 from vidscore.music.score import Note
 from vidscore.soundtrack import Soundtrack
@@ -119,9 +119,10 @@ class DiffBGMSystem(System):
         layout = plan_layout(piece)
         dynamic, semantic = split_curves(layout.model_cond())
         cfg = self.model.cfg
-        known = None
         if kept is not None:
             known, kept_notes = _known(kept, controls.regenerate, piece, layout, cfg)
+        else:  # the model writes the music that leads into a held tonic chord
+            known = _cadence(layout, cfg, minor=piece.key.mode == "minor")
         s = DiffusionSampling(params.steps, params.guidance, params.overlap_bars, params.mask)
         roll = sample_roll(
             self.model, dynamic, semantic, layout.model_sections(), s, controls.seed, known
@@ -136,10 +137,8 @@ class DiffBGMSystem(System):
         if kept is not None:
             notes += kept_notes
         chords = _chords(notes, len(dynamic))
-        if controls.key is None:  # the mode the notes' chords read as
-            mode = mode_of(c.chord for c in chords)
-            key = Key(piece.key.tonic, mode) if kept is None else relative(piece.key, mode)
-            piece = replace(piece, key=key)
+        if controls.key is None and kept is not None:  # the mode the notes' chords read as
+            piece = replace(piece, key=relative(piece.key, mode_of(c.chord for c in chords)))
         program = PROGRAMS.get(piece.preset, 0)
         score = score_on_plan(piece, layout, [("piano", sorted(notes), program, 21, 108)], chords)
         return finish(score, piece, features, {"notes": len(notes)})
@@ -176,6 +175,23 @@ def model_beats(piece: PieceSetup, layout: BarLayout):
         return 4 * bar + (real - layout.starts[bar])
 
     return convert
+
+
+def _cadence(layout: BarLayout, cfg, *, minor: bool):
+    """The last bar held as the tonic triad (C major or A minor, the model's keys: bass an
+    octave below a close root-position chord), everything before it left to the model, so the
+    piece ends resolved on every clip."""
+    from vidscore.systems.diffbgm.inference import STEPS_PER_BEAT, Known, notes_roll
+
+    steps = layout.n_bars * 4 * STEPS_PER_BEAT
+    start = 4.0 * (layout.n_bars - 1)
+    root = 45 if minor else 48  # A2 / C3
+    pitches = [root, root + 12, root + 12 + (3 if minor else 4), root + 19]
+    chord = [Note(start, start + 4.0, p, 80) for p in pitches]
+    roll = notes_roll(chord, steps, cfg.low_pitch, cfg.pitches)
+    mask = np.zeros(roll.shape, dtype=bool)
+    mask[:, round(start * STEPS_PER_BEAT) :] = True
+    return Known(roll, mask)
 
 
 def _known(kept, span, piece: PieceSetup, layout: BarLayout, cfg):
