@@ -11,8 +11,9 @@ change); emotion correspondence; compose time (the whole `vidscore compose`, ana
 and mux included) over the clips' length and over decoding them.
 
 The default is the model (the rules-only baseline is the control, not a candidate) that is
-faster than real time with the best mean rank over five criteria: closeness, steering lift over
-shuffled, AV-Align lift over random, cut alignment, compose time.
+faster than real time with the best mean rank over five criteria (ties, to three decimals,
+share their places): closeness, steering lift over shuffled, AV-Align lift over random, cut
+alignment, compose time.
 
     python benchmarks/quality.py [--systems all|video2music,baseline] [--reference-limit N]
 
@@ -91,11 +92,16 @@ def rows_of(run, times: dict, pop909: dict) -> dict[str, float]:
 def choose_default(table: dict[str, dict[str, float]], controls: set[str]) -> tuple[str, dict]:
     """The candidate faster than real time with the best mean rank over CRITERIA."""
     candidates = [s for s in table if s not in controls and table[s]["compose_over_clip"] < 1.0]
-    ranks: dict[str, list[int]] = {s: [] for s in candidates}
+    ranks: dict[str, list[float]] = {s: [] for s in candidates}
     for _, (row, higher) in CRITERIA.items():
-        ordered = sorted(candidates, key=lambda s: table[s][row], reverse=higher)
-        for i, s in enumerate(ordered):
-            ranks[s].append(i + 1)
+        for s in candidates:  # 1 is best; tied values share the mean of their places
+            v = round(table[s][row], 3)
+            better = sum(
+                (round(table[o][row], 3) > v) if higher else (round(table[o][row], 3) < v)
+                for o in candidates
+            )
+            ties = sum(round(table[o][row], 3) == v for o in candidates)
+            ranks[s].append(better + (ties + 1) / 2)
     mean = {s: float(np.mean(r)) for s, r in ranks.items()}
     return min(mean, key=lambda s: (mean[s], table[s]["compose_over_clip"])), {
         s: {"ranks": dict(zip(CRITERIA, ranks[s], strict=True)), "mean_rank": mean[s]}
@@ -110,7 +116,7 @@ def markdown(table: dict, references: dict, choice: str, ranking: dict) -> str:
     lines += ["| candidate | " + " | ".join(CRITERIA) + " | mean rank |",
               "|---|" + "---|" * (len(CRITERIA) + 1)]  # fmt: skip
     for s, r in sorted(ranking.items(), key=lambda x: x[1]["mean_rank"]):
-        lines.append(f"| {s} | " + " | ".join(str(v) for v in r["ranks"].values())
+        lines.append(f"| {s} | " + " | ".join(f"{v:g}" for v in r["ranks"].values())
                      + f" | {r['mean_rank']:.2f} |")  # fmt: skip
     lines.append(f"\nDefault by this table: **{choice}**")
     return "\n".join(lines) + "\n"
