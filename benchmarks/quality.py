@@ -94,13 +94,10 @@ def choose_default(table: dict[str, dict[str, float]], controls: set[str]) -> tu
     candidates = [s for s in table if s not in controls and table[s]["compose_over_clip"] < 1.0]
     ranks: dict[str, list[float]] = {s: [] for s in candidates}
     for _, (row, higher) in CRITERIA.items():
+        value = {s: round(table[s][row], 3) * (1 if higher else -1) for s in candidates}
         for s in candidates:  # 1 is best; tied values share the mean of their places
-            v = round(table[s][row], 3)
-            better = sum(
-                (round(table[o][row], 3) > v) if higher else (round(table[o][row], 3) < v)
-                for o in candidates
-            )
-            ties = sum(round(table[o][row], 3) == v for o in candidates)
+            better = sum(v > value[s] for v in value.values())
+            ties = sum(v == value[s] for v in value.values())
             ranks[s].append(better + (ties + 1) / 2)
     mean = {s: float(np.mean(r)) for s, r in ranks.items()}
     return min(mean, key=lambda s: (mean[s], table[s]["compose_over_clip"])), {

@@ -134,20 +134,8 @@ def plot(
     overwrite: bool = False,
 ) -> None:
     """Bar chart of the symbolic metrics, generated beside real."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in METRICS if k in summary]
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.2 * len(keys), 3), layout="constrained")
-    for ax, k in zip(np.atleast_1d(axes), keys, strict=False):
-        vals = [summary[k]] + ([reference[k]] if reference else [])
-        ax.bar(["gen", "real"][: len(vals)], vals, color=["#1982c4", "#8ac926"][: len(vals)])
-        ax.set_title(k)
-    with atomic_path(path, overwrite=overwrite, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    refs = {"real": reference} if reference else None
+    plot_systems({"gen": summary}, refs, path, keys=list(METRICS), overwrite=overwrite)
 
 
 #: what the systems chart draws, in order: the symbolic metrics, then how each system follows
@@ -196,17 +184,20 @@ def plot_systems(
     references: dict[str, dict[str, float]] | None,
     path: str | os.PathLike,
     *,
+    keys: list[str] | None = None,
     overwrite: bool = False,
 ) -> None:
-    """One panel per measure, one bar per system, the real corpora's values as hatched grey
-    bars: the chart of ``vidscore evaluate --compare`` and ``benchmarks/quality.py``."""
+    """One panel per measure (``keys``, default :data:`COMPARED`), one bar per system, the real
+    corpora's values as hatched grey bars: the chart of ``vidscore evaluate --plot`` and
+    ``--compare`` and of ``benchmarks/quality.py``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     references = references or {}
-    keys = [k for k in COMPARED if any(not _nan(r.get(k, math.nan)) for r in table.values())]
+    wanted = COMPARED if keys is None else keys
+    keys = [k for k in wanted if any(not _nan(r.get(k, math.nan)) for r in table.values())]
     if not keys:
         raise UsageError("nothing to compare: the reports hold none of the compared measures")
     cols = min(5, len(keys))

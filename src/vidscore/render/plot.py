@@ -18,7 +18,7 @@ from vidscore.errors import VidscoreError
 from vidscore.features.plot import EMOTION_COLOURS
 from vidscore.outputs import atomic_path
 from vidscore.soundtrack import Soundtrack
-from vidscore.types import VideoFeatures
+from vidscore.types import VideoFeatures, VideoInfo
 
 #: chord qualities in pastels, so no chord box shares a colour with an emotion, curve or cut
 QUALITY_COLOURS = {
@@ -61,17 +61,18 @@ def draw_curves(ax, curves: CurveSet, duration: float) -> None:
     ax.legend(loc="upper left", ncol=5, fontsize=7, frameon=False)
 
 
-def draw_thumbnails(ax, path: str, duration: float, width_in: float, height_in: float) -> None:
+def draw_thumbnails(
+    ax, info: VideoInfo, duration: float, width_in: float, height_in: float
+) -> None:
     """A strip of the clip's pictures along the time axis, each at its own time, as many as fit
-    at their true aspect ratio in the axis."""
-    from vidscore.video.io import probe, thumbnails
+    at their true aspect ratio in the axis (``info``: the probe the analysis already made)."""
+    from vidscore.video.io import thumbnails
 
-    info = probe(path)
     aspect = info.width / info.height if info.rotation % 180 == 0 else info.height / info.width
     n = int(np.clip(round(width_in / (height_in * aspect)), 2, 24))
     slot = duration / n
     try:
-        shots = thumbnails(path, [i * slot for i in range(n)], info=info)
+        shots = thumbnails(info.path, [i * slot for i in range(n)], info=info)
     except VidscoreError:  # a picture the analysis could read but a seek cannot: no strip
         shots = []
     for t, img in shots:
@@ -114,7 +115,7 @@ def plot_soundtrack(
         gridspec_kw={"height_ratios": [0.9, 0.4, 1.2, 0.9, 1.4]},
     )
     if features.info.path and os.path.isfile(features.info.path):
-        draw_thumbnails(ax_p, features.info.path, d, width_in=11.5, height_in=1.0)
+        draw_thumbnails(ax_p, features.info, d, width_in=11.5, height_in=1.0)
     forced = soundtrack.meta.get("emotion_forced")
     slots = soundtrack.meta.get("slot_emotion") or []
     if forced and slots:
