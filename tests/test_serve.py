@@ -252,3 +252,32 @@ def test_a_port_in_use_is_one_line(server, tmp_path):
     port = server[0].rstrip("/").rsplit(":", 1)[1]
     r = run_cli("serve", "--work-dir", tmp_path / "w", "--port", port, timeout=120)
     assert r.returncode == 2 and "--port" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_clip_the_browser_cannot_play_is_scored_as_h264(tmp_path):
+    """An HEVC upload (Chromium plays no HEVC) comes back with its picture re-encoded as H.264,
+    so the page's player shows it; the clip's length is kept."""
+    from fractions import Fraction
+
+    import av
+
+    from vidscore.serve import ServeConfig, compose_take
+    from vidscore.video.io import probe
+
+    hevc = tmp_path / "cache" / "hevc.mp4"
+    hevc.parent.mkdir()
+    with av.open(str(CLIPS["carphone_pristine"])) as inp, av.open(str(hevc), "w") as out:
+        stream = out.add_stream("libx265", rate=25, options={"x265-params": "log-level=none"})
+        stream.width, stream.height, stream.pix_fmt = 176, 144, "yuv420p"
+        for i, frame in enumerate(inp.decode(video=0)):
+            if i == 40:
+                break
+            picture = frame.reformat(176, 144, "yuv420p")
+            picture.pts, picture.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(picture))
+        out.mux(stream.encode())
+    assert probe(hevc).codec == "hevc"
+    take = compose_take(str(hevc), ServeConfig(work_dir=tmp_path), system="baseline")
+    with av.open(str(take.video)) as c:
+        assert c.streams.video[0].codec_context.name == "h264" and c.streams.audio
+    assert abs(probe(take.video).duration - probe(hevc).duration) <= 1 / 25 + 1e-6

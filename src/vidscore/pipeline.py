@@ -143,6 +143,7 @@ def compose(
     original_gain_db: float = -12.0,
     replace_audio: bool = False,
     overwrite: bool = False,
+    encode_picture: bool = False,
     analysis: AnalysisConfig | None = None,
     stage: Stage | None = None,
     notice: Callable[[str], None] | None = None,
@@ -153,7 +154,9 @@ def compose(
     ``weights`` a folder the user trained (default: the shipped weights). ``notice`` hears the
     one-line remarks a user should see (a re-encoded picture, sound packets that were skipped).
     ``stems`` is a folder that gets one WAV per part, named as the MIDI tracks, summing to the
-    music. ``cues_meta`` goes into the cues as their ``meta`` (a batch's resumption key). The loaded
+    music. ``cues_meta`` goes into the cues as their ``meta`` (a batch's resumption key).
+    ``encode_picture`` re-encodes the picture as H.264 even where the container could hold it as
+    it is (the web app does so for codecs a browser cannot play). The loaded
     system is kept for the next call in this process (:func:`load_system`).
     """
     controls = controls or Controls()
@@ -187,8 +190,8 @@ def compose(
         late = [m for m in controls.markers if m >= info.duration]
         if late:
             raise UsageError(f"--markers {late}: past the end of the clip ({info.duration:.2f} s)")
-        picture = picture_plan(video, out)
-        if picture == "encode" and notice is not None:
+        picture = "encode" if encode_picture else picture_plan(video, out)
+        if picture == "encode" and not encode_picture and notice is not None:
             notice(
                 f"{out.suffix} cannot hold this clip's {info.codec} picture as it is: "
                 "re-encoding it as H.264"

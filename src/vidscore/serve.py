@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from vidscore.errors import UsageError, VidscoreError
+from vidscore.types import VideoInfo
 
 AUTO = "automatic"
+#: picture codecs the page's player plays as they are; a take of any other is re-encoded as H.264
+BROWSER_CODECS = frozenset({"h264", "vp8", "vp9", "av1"})
 TAKE_COLUMNS = ["take", "system", "seed", "emotion", "key", "tempo", "instruments", "seconds"]
 
 
@@ -93,9 +96,9 @@ def demo_example(config: ServeConfig) -> str:
     return str(path)
 
 
-def check_upload(path: str | None, config: ServeConfig) -> float:
-    """The clip's length in seconds, or a :class:`UsageError` the page shows (nothing
-    uploaded, not a video, longer than the server takes)."""
+def check_upload(path: str | None, config: ServeConfig) -> VideoInfo:
+    """The clip's probe, or a :class:`UsageError` the page shows (nothing uploaded, not a
+    video, longer than the server takes)."""
     from vidscore.video.io import probe
 
     if not path:
@@ -106,7 +109,7 @@ def check_upload(path: str | None, config: ServeConfig) -> float:
             f"the clip is {info.duration:.1f} s long; this server scores clips up to "
             f"{config.max_seconds:g} s"
         )
-    return info.duration
+    return info
 
 
 def _forget_upload(path: str | None, config: ServeConfig) -> None:
@@ -137,7 +140,7 @@ def compose_take(
     from vidscore.types import Controls
 
     try:
-        seconds = check_upload(video, config)
+        info = check_upload(video, config)
     except VidscoreError:
         _forget_upload(video, config)
         raise
@@ -175,6 +178,7 @@ def compose_take(
             stems=folder / "stems",
             cues_path=base.with_suffix(".cues.json"),
             plot=base.with_suffix(".png"),
+            encode_picture=info.codec not in BROWSER_CODECS,  # so that the page's player plays it
             stage=stage,
         )
     except BaseException:
@@ -189,10 +193,10 @@ def compose_take(
     dominant = st.meta.get("dominant_emotion")
     shown_emotion = controls.emotion or (f"{dominant} (from the clip)" if dominant else AUTO)
     row = [number, system, controls.seed, shown_emotion, st.key or "", tempo_bpm,
-           st.instruments or "", round(seconds, 1)]  # fmt: skip
+           st.instruments or "", round(info.duration, 1)]  # fmt: skip
     cuts = result.features.cuts
     summary = (
-        f"**Take {number}**: {seconds:.1f} s, {system}, "
+        f"**Take {number}**: {info.duration:.1f} s, {system}, "
         + ", ".join(x for x in (st.key, f"{tempo_bpm} BPM", st.instruments) if x)
         + f", {len(st.timeline.aligned_cuts)}/{len(cuts)} cuts on bar lines"
     )
