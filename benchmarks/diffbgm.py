@@ -20,7 +20,7 @@
    pile-up).
 
     python benchmarks/diffbgm.py [--weights DIR] [--pieces 20] [--bars 16] [--shuffles 10]
-        [--parts corpus,clips,regenerate] [--name diffbgm]
+        [--steps N] [--sampler ddim|dpm] [--parts corpus,clips,regenerate] [--name diffbgm]
 
 Writes benchmarks/results/NAME.json and NAME.md (``--name`` keeps an ablation's weights, say
 ``--reference-conditioning``, from overwriting the shipped weights' figures).
@@ -93,7 +93,7 @@ def measured(score, beats: int) -> np.ndarray:
                       mode=mode_of(c.chord for c in score.chords))  # fmt: skip
 
 
-def write(model, piece, bars: int, seed: int, guidance: float, cond=None):
+def write(model, piece, bars: int, seed: int, guidance: float, cond=None, sampling=None):
     """The excerpt the denoiser writes from ``cond`` (default: the piece's own curves)."""
     from vidscore.curves.contract import CURVES
     from vidscore.systems.diffbgm.data import split_curves
@@ -104,12 +104,12 @@ def write(model, piece, bars: int, seed: int, guidance: float, cond=None):
     dyn, sem = split_curves(cond)
     starts = piece.raw[:beats, CURVES.index("boundary")] > 0.5
     starts[0] = False
-    s = DiffusionSampling(guidance=guidance)
+    s = dataclasses.replace(sampling or DiffusionSampling(), guidance=guidance)
     roll = sample_roll(model, dyn, sem, np.cumsum(starts), s, seed)
     return excerpt_score(roll_notes(roll, model.cfg.low_pitch))
 
 
-def corpus(model, pieces, bars: int) -> dict:
+def corpus(model, pieces, bars: int, sampling=None) -> dict:
     from vidscore.curves.contract import CURVES, shuffled_bars
 
     beats = 4 * bars
@@ -120,7 +120,7 @@ def corpus(model, pieces, bars: int) -> dict:
         runs = [(f"guidance {g}", g, asked) for g in GUIDANCE]
         runs.append(("shuffled", 2.0, shuffled_bars(asked, i)))
         for label, g, fed in runs:
-            score = write(model, p, bars, seed=i, guidance=g, cond=fed)
+            score = write(model, p, bars, seed=i, guidance=g, cond=fed, sampling=sampling)
             got = measured(score, beats)
             for name in MEASURED:
                 k = CURVES.index(name)
@@ -162,7 +162,7 @@ def cut_alignment(score, cuts: list[float], others: list[float]) -> dict:
     return {"cuts": share(cuts), "other downbeats": share(others)}
 
 
-def clips(system_cls, weights, shuffles: int) -> dict:
+def clips(system_cls, weights, shuffles: int, steps: int, sampler: str) -> dict:
     from vidscore.evaluation import shuffled
     from vidscore.features.analyze import AnalysisConfig, analyze
     from vidscore.features.timeline import bin_mean
@@ -178,7 +178,7 @@ def clips(system_cls, weights, shuffles: int) -> dict:
             d = f.duration
             motion = bin_mean(f["motion"].times, f["motion"].values, rate=1.0, duration=d)
             for mask in MASKS:
-                params = DiffBGMParams(mask=mask)
+                params = DiffBGMParams(mask=mask, steps=steps, sampler=sampler)
                 st = system.compose(f, Controls(), params)
                 aligned = list(st.timeline.aligned_cuts)
                 downbeats = [b for b in st.timeline.downbeats
@@ -240,7 +240,7 @@ def regenerate(weights) -> dict:
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"Weights: {doc['weights']}", ""]
+    lines = [f"Weights: {doc['weights']}; sampler {doc['sampler']}, {doc['steps']} steps", ""]
     if "corpus" in doc:
         lines += corpus_markdown(doc["corpus"])
     if "clips" in doc:
@@ -293,6 +293,8 @@ def main() -> None:
     ap.add_argument("--pieces", type=int, default=20)
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--shuffles", type=int, default=10)
+    ap.add_argument("--steps", type=int, help="denoising steps (default: the system's)")
+    ap.add_argument("--sampler", default=None, help="ddim or dpm (default: the system's)")
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated, of " + str(PARTS))
     ap.add_argument("--name", default="diffbgm", help="stem of the result files")
     args = ap.parse_args()
@@ -306,16 +308,22 @@ def main() -> None:
 
     folder = DiffBGMSystem.weights_folder(args.weights)
     calibration = Calibration.from_dict(read_manifest(folder)["calibration"])
+    from vidscore.systems.diffbgm.inference import DiffusionSampling
+    from vidscore.systems.diffbgm.system import DiffBGMParams
+
+    base = DiffBGMParams()
+    params = DiffBGMParams(steps=args.steps or base.steps, sampler=args.sampler or base.sampler)
+    sampling = DiffusionSampling(steps=params.steps, sampler=params.sampler)
     model = DiffBGMSystem.load(folder).model
     t0 = time.perf_counter()
     RESULTS.mkdir(exist_ok=True)
-    doc: dict = {"weights": str(folder)}
+    doc: dict = {"weights": str(folder), "steps": params.steps, "sampler": params.sampler}
     for part in parts:  # the JSON is written as each part ends
         if part == "corpus":
             pieces = held_out(POP909, "test", args.pieces, args.bars, calibration)
-            doc["corpus"] = corpus(model, pieces, args.bars)
+            doc["corpus"] = corpus(model, pieces, args.bars, sampling)
         elif part == "clips":
-            doc["clips"] = clips(DiffBGMSystem, folder, args.shuffles)
+            doc["clips"] = clips(DiffBGMSystem, folder, args.shuffles, params.steps, params.sampler)
         else:
             doc["regenerate"] = regenerate(folder)
         doc["seconds"] = round(time.perf_counter() - t0, 1)

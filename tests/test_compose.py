@@ -98,25 +98,30 @@ def test_cuts_land_on_chord_changes(tmp_path, montage):
     assert np.mean(hits) >= 0.9, (long_scenes, changes)
 
 
-def test_emotion_steers_the_chords(tmp_path):
+def test_emotion_steers_video2musics_chords(tmp_path):
+    """Video2Music's measure: the share of chords whose quality the forced emotion allows."""
     from vidscore.music.emotion import EMOTION_QUALITIES
 
     for emotion in ("sad", "exciting"):
-        r = run(
-            "compose",
-            CLIPS["bikes"],
-            "-o",
-            tmp_path / f"{emotion}.mp4",
-            "--emotion",
-            emotion,
-            "--cues",
-            tmp_path / f"{emotion}.json",
-        )
+        out, cues = tmp_path / f"{emotion}.mp4", tmp_path / f"{emotion}.json"
+        r = run("compose", CLIPS["bikes"], "-o", out, "--system", "video2music", "--emotion",
+                emotion, "--cues", cues)  # fmt: skip
         assert r.returncode == 0, r.stderr
         chords = json.loads((tmp_path / f"{emotion}.json").read_text())["chords"][:-1]
         qualities = [c["symbol"].split(":")[1].split("/")[0] for c in chords]
         share = np.mean([q in EMOTION_QUALITIES[emotion] for q in qualities])
         assert share >= 0.8, (emotion, qualities)
+
+
+def test_a_forced_emotion_sets_the_default_systems_mode(tmp_path):
+    """With the default system, --emotion sad gives a minor key and exciting a major one (the
+    mode follows the valence the emotion sets; docs/compose.md says which part is a rule)."""
+    for emotion, mode in (("sad", "minor"), ("exciting", "major")):
+        cues = tmp_path / f"{emotion}.json"
+        r = run("compose", CLIPS["bikes"], "-o", tmp_path / f"{emotion}.mp4", "--emotion",
+                emotion, "--cues", cues)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert json.loads(cues.read_text())["key"].endswith(mode), emotion
 
 
 def test_shuffled_features_lose_the_cut_alignment(montage):

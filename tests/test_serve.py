@@ -142,6 +142,7 @@ def test_a_creator_scores_a_clip_in_the_browser(server, tmp_path):
     refused in the page. The finished page is saved as a screenshot."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from vidscore.music.midi import read_midi
+    from vidscore.systems.base import DEFAULT_SYSTEM
 
     url, work = server
     notes = tmp_path / "notes.mp4"
@@ -208,7 +209,7 @@ def test_a_creator_scores_a_clip_in_the_browser(server, tmp_path):
         )
         assert "Take 2" in page.inner_text("#summary")
         takes = page.inner_text("#takes")
-        assert takes.count("video2music") == 2, takes  # both takes listed
+        assert takes.count(DEFAULT_SYSTEM) == 2, takes  # both takes listed
         shot = tmp_path / "serve-page.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()

@@ -58,24 +58,17 @@ def test_compose_with_weights_the_user_trained(tmp_path, small_clip):
 
     out = tmp_path / "w"
     assert train_cli(out).returncode == 0
-    r = run_cli(
-        "compose",
-        small_clip,
-        "-o",
-        tmp_path / "a.mp4",
-        "--weights",
-        out,
-        "--cues",
-        tmp_path / "a.json",
-    )
+    v2m = ("--system", "video2music")
+    r = run_cli("compose", small_clip, "-o", tmp_path / "a.mp4", *v2m, "--weights", out,
+                "--cues", tmp_path / "a.json")  # fmt: skip
     assert r.returncode == 0, r.stderr
     shipped = run_cli(
-        "compose", small_clip, "-o", tmp_path / "b.mp4", "--cues", tmp_path / "b.json"
+        "compose", small_clip, "-o", tmp_path / "b.mp4", *v2m, "--cues", tmp_path / "b.json"
     )
     assert shipped.returncode == 0, shipped.stderr
     chords = [json.loads((tmp_path / f"{n}.json").read_text())["chords"] for n in "ab"]
     assert chords[0] != chords[1]  # a one-epoch model does not write the shipped chords
-    r = run_cli("compose", small_clip, "-o", tmp_path / "c.mp4", "--weights", tmp_path)
+    r = run_cli("compose", small_clip, "-o", tmp_path / "c.mp4", *v2m, "--weights", tmp_path)
     assert r.returncode == 2 and "manifest" in r.stderr
 
 

@@ -34,12 +34,13 @@ from vidscore.soundtrack import Soundtrack
 from vidscore.types import Controls, VideoFeatures
 from vidscore.video.io import FrameRequest
 
-#: name -> "module:Class"; the first is the default system.
+#: name -> "module:Class"; the first is the default system, the one the systems table of
+#: ``benchmarks/quality.py --systems all`` ranks first (docs/evaluation.md).
 SYSTEMS: dict[str, str] = {
-    "video2music": "vidscore.systems.video2music.system:Video2MusicSystem",
-    "baseline": "vidscore.systems.baseline.system:BaselineSystem",
-    "vmusprod": "vidscore.systems.vmusprod.system:VMusProdSystem",
     "diffbgm": "vidscore.systems.diffbgm.system:DiffBGMSystem",
+    "video2music": "vidscore.systems.video2music.system:Video2MusicSystem",
+    "vmusprod": "vidscore.systems.vmusprod.system:VMusProdSystem",
+    "baseline": "vidscore.systems.baseline.system:BaselineSystem",
 }
 DEFAULT_SYSTEM = next(iter(SYSTEMS))
 

@@ -202,14 +202,16 @@ class DiffBGM(nn.Module):
 
 def scheduler(cfg: DiffBGMConfig, kind: str = "ddim"):
     """The reference's noise schedule (1000 steps, scaled-linear betas 0.00085 -> 0.012) as a
-    diffusers scheduler: DDPM for training, DDIM for few-step sampling."""
-    from diffusers import DDIMScheduler, DDPMScheduler
+    diffusers scheduler: DDPM for training; DDIM or DPM-Solver++ (second order, multistep; the
+    same trained model, fewer steps for the same music) for sampling."""
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
-    cls = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}[kind]
+    cls = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler, "dpm": DPMSolverMultistepScheduler}[kind]
+    extra = {"clip_sample": False} if kind != "dpm" else {"algorithm_type": "dpmsolver++"}
     return cls(
         num_train_timesteps=cfg.train_steps,
         beta_start=cfg.beta_start,
         beta_end=cfg.beta_end,
         beta_schedule="scaled_linear",
-        clip_sample=False,
+        **extra,
     )

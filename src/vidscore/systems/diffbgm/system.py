@@ -35,6 +35,7 @@ from vidscore.systems.base import FeatureNeeds, System
 from vidscore.systems.common.arrange import velocity
 from vidscore.systems.common.bars import BarLayout, plan_layout, score_on_plan
 from vidscore.systems.common.plan import SETUP_NEEDS, PieceSetup, beat_spans, finish, setup
+from vidscore.systems.diffbgm.inference import SAMPLERS
 from vidscore.systems.diffbgm.sacatt import MASKS
 from vidscore.types import Controls, VideoFeatures
 
@@ -48,7 +49,8 @@ PROGRAMS = {"piano": 0, "strings": 48, "band": 4}
 class DiffBGMParams:
     """Sampling the denoiser (see :mod:`.inference`) and the velocity rule."""
 
-    steps: int = field(default=20, metadata={"help": "DDIM steps per 8-bar segment"})
+    steps: int = field(default=10, metadata={"help": "denoising steps per 8-bar segment"})
+    sampler: str = field(default="dpm", metadata={"help": "dpm (DPM-Solver++) or ddim"})
     guidance: float = field(
         default=2.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
     )
@@ -69,6 +71,8 @@ class DiffBGMParams:
             raise ValueError(f"guidance {self.guidance}: 0 to 10")
         if not 0 <= self.overlap_bars <= 6:
             raise ValueError(f"overlap_bars {self.overlap_bars}: 0 to 6")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler {self.sampler!r}: one of {', '.join(SAMPLERS)}")
         if self.mask not in MASKS:
             raise ValueError(f"mask {self.mask!r}: one of {', '.join(MASKS)}")
 
@@ -123,7 +127,9 @@ class DiffBGMSystem(System):
             known, kept_notes = _known(kept, controls.regenerate, piece, layout, cfg)
         else:  # the model writes the music that leads into a held tonic chord
             known = _cadence(layout, cfg, minor=piece.key.mode == "minor")
-        s = DiffusionSampling(params.steps, params.guidance, params.overlap_bars, params.mask)
+        s = DiffusionSampling(
+            params.steps, params.guidance, params.overlap_bars, params.mask, params.sampler
+        )
         roll = sample_roll(
             self.model, dynamic, semantic, layout.model_sections(), s, controls.seed, known
         )
