@@ -41,7 +41,7 @@ def test_version_and_help():
 
 def test_bare_command_prints_its_help_once_and_the_choices_are_listed():
     from vidscore import cli
-    from vidscore.systems.base import SYSTEMS
+    from vidscore.systems.base import DEFAULT_SYSTEM, SYSTEMS
     from vidscore.systems.common.arrange import PRESETS
     from vidscore.types import EMOTIONS
 
@@ -52,6 +52,8 @@ def test_bare_command_prints_its_help_once_and_the_choices_are_listed():
     for names, listed in ((SYSTEMS, cli.SYSTEM_CHOICES), (EMOTIONS, cli.EMOTION_CHOICES),
                           (PRESETS, cli.INSTRUMENT_CHOICES)):  # fmt: skip
         assert set(listed.replace(" (default)", "").replace(" or ", ", ").split(", ")) == set(names)
+    assert cli.SYSTEM_CHOICES.startswith(f"{DEFAULT_SYSTEM} (default)")
+    assert cli.DEFAULT_SYSTEM == DEFAULT_SYSTEM  # what compose uses when --system is not given
     help_text = " ".join(vidscore("compose", "--help").stdout.split())
     assert "video2music" in help_text and "diffbgm" in help_text and "relaxing" in help_text
     assert "--overwrite Replace existing outputs" in help_text  # a flag: no <bool> type shown

@@ -25,9 +25,10 @@ def compose(video, output, **kwargs):
     return _compose(video, output, **kwargs)
 
 
-def load_system(name: str = "video2music", weights=None):
-    """A registered system, from ``weights`` (a folder ``vidscore train`` wrote) or its shipped
-    weights (see :func:`vidscore.systems.base.load_system`)."""
+def load_system(name: str | None = None, weights=None):
+    """A registered system (default: the default system), from ``weights`` (a folder ``vidscore
+    train`` wrote) or its shipped weights (see :func:`vidscore.systems.base.load_system`)."""
+    from vidscore.systems.base import DEFAULT_SYSTEM
     from vidscore.systems.base import load_system as _load
 
-    return _load(name, weights)
+    return _load(name or DEFAULT_SYSTEM, weights)

@@ -35,7 +35,8 @@ out = Console(soft_wrap=True)
 _state: dict = {"debug": False, "signal": 2}
 #: the choices the help lists (kept here, not imported, so that `--help` stays fast; a test
 #: checks them against vidscore.systems.base.SYSTEMS, vidscore.types.EMOTIONS and the presets)
-SYSTEM_CHOICES = "video2music (default), vmusprod, diffbgm or baseline"
+SYSTEM_CHOICES = "diffbgm (default), video2music, vmusprod or baseline"
+DEFAULT_SYSTEM = SYSTEM_CHOICES.split(" ", 1)[0]
 EMOTION_CHOICES = "exciting, fearful, tense, sad, relaxing or neutral"
 INSTRUMENT_CHOICES = "piano, strings or band"
 #: the batch options ``analyze`` and ``compose`` share (with --out-dir)
@@ -245,7 +246,7 @@ def compose(
         typer.Option(
             "--system", help=f"Which system composes: {SYSTEM_CHOICES} (`vidscore systems`)."
         ),
-    ] = "video2music",
+    ] = DEFAULT_SYSTEM,
     weights: Annotated[
         Path | None, typer.Option("--weights", help="Weights folder from `vidscore train`.")
     ] = None,
