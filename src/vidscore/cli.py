@@ -521,7 +521,7 @@ def evaluate(
     ] = None,
     plot_path: Annotated[Path | None, typer.Option("--plot", help="Bar chart PNG.")] = None,
     audio_reference: Annotated[
-        Path | None, typer.Option("--audio-reference", help="Folder of real audio for FAD / KL.")
+        Path | None, typer.Option("--audio-reference", help="Real audio (folder or file).")
     ] = None,
     embedder: Annotated[
         str, typer.Option("--embedder", help="melstats, torchscript:PATH or clap:PATH.")

@@ -107,12 +107,14 @@ def reference_values(folder: Path, limit: int = 0) -> dict[str, float]:
 
 
 def audio_reference_quality(outputs: list[Path], folder: Path, spec: str) -> dict:
-    """FAD / KL of the outputs' sound against the audio (or clips) under ``folder``."""
+    """FAD / KL of the outputs' sound against the audio (or clips) under ``folder`` (or that one
+    file)."""
     from vidscore.metrics.audio import audio_quality, make_embedder
 
     emb = make_embedder(spec)
     exts = AUDIO_EXT | VIDEO_EXT
-    refs = sorted(q for q in folder.rglob("*") if q.suffix.lower() in exts)
+    found = [folder] if folder.is_file() else folder.rglob("*")
+    refs = sorted(q for q in found if q.suffix.lower() in exts)
     gens = [p for p in outputs if p.suffix.lower() in exts]
     if not refs or not gens:
         raise InputError(f"{folder}: FAD needs reference audio and audio or video outputs")
