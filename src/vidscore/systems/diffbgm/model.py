@@ -36,6 +36,7 @@ masks it too, which keeps the two halves of a segment from ever attending to eac
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,11 +120,21 @@ class MaskedCrossAttention:
         return self._covers[key].to(device)
 
 
+def _inductor_cache_in_user_cache() -> None:
+    """Importing diffusers makes torch's inductor cache folder, by default in the system's
+    temporary folder, which a vidscore run must leave as it found it: point it (unless the user
+    did) at vidscore's folder in the user's cache."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    cache = os.path.join(base, "vidscore", "torchinductor")
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", cache)
+
+
 class DiffBGM(nn.Module):
     """Predicts the noise in a noisy roll, given the timestep and the per-beat conditions."""
 
     def __init__(self, cfg: DiffBGMConfig):
         super().__init__()
+        _inductor_cache_in_user_cache()
         from diffusers import UNet2DConditionModel
 
         self.cfg = cfg
@@ -204,6 +215,7 @@ def scheduler(cfg: DiffBGMConfig, kind: str = "ddim"):
     """The reference's noise schedule (1000 steps, scaled-linear betas 0.00085 -> 0.012) as a
     diffusers scheduler: DDPM for training; DDIM or DPM-Solver++ (second order, multistep; the
     same trained model, fewer steps for the same music) for sampling."""
+    _inductor_cache_in_user_cache()
     from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
     cls = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler, "dpm": DPMSolverMultistepScheduler}[kind]
