@@ -72,16 +72,15 @@ def compose_times(system: str, clips: list[Path], tmp: Path) -> dict[str, float]
 FORCED = ("sad", "exciting", "relaxing")
 
 
-def forced_emotion(system: str, clip: Path, seeds: int = 3) -> float:
+def forced_emotion(system: str, features, seeds: int = 3) -> float:
     """Video2Music's emotion correspondence of the chords when the user forces each emotion of
-    FORCED, mean over emotions and seeds (the last chord, a held tonic, left out)."""
-    from vidscore.features.analyze import analyze
+    FORCED on the clip of ``features``, mean over emotions and seeds (the last chord, a held
+    tonic, left out)."""
     from vidscore.metrics.chords import emotion_correspondence
     from vidscore.systems.base import load_system, parse_params
     from vidscore.types import Controls
 
     model = load_system(system)
-    features = analyze(clip)
     values = []
     for emotion in FORCED:
         for seed in range(seeds):
@@ -151,6 +150,7 @@ def main() -> None:
     ap.add_argument("--reference-limit", type=int, default=0, help="songs per corpus (0: all)")
     args = ap.parse_args()
     from vidscore import evaluation as ev
+    from vidscore.features.analyze import analyze
     from vidscore.metrics.report import plot_systems
     from vidscore.systems.base import registered
 
@@ -162,14 +162,13 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         clips = [SHARED / s for s in SOURCES] + montages(Path(tmp))
+        bikes = analyze(SHARED / "bikes.mp4")  # the forced-emotion clip, analysed once for all
         for system in systems:
             print(system, "...", flush=True)
             runs[system] = ev.evaluate_system(system, clips, dependence=True)
             times = compose_times(system, clips, Path(tmp))
             table[system] = rows_of(runs[system], times, references["POP909"])
-            table[system]["forced_emotion_correspondence"] = forced_emotion(
-                system, SHARED / "bikes.mp4"
-            )
+            table[system]["forced_emotion_correspondence"] = forced_emotion(system, bikes)
             table[system].update({f"time_{k}": v for k, v in times.items()})
     choice, ranking = choose_default(table, controls={"baseline"})
     doc = {

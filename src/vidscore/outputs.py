@@ -198,6 +198,12 @@ def sweep_work_folders(root: str | os.PathLike | None = None) -> list[Path]:
     return gone
 
 
+def user_cache() -> Path:
+    """vidscore's folder in the user's cache (``$XDG_CACHE_HOME/vidscore``, else
+    ``~/.cache/vidscore``): what is kept between runs, unlike :func:`work_folder`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidscore"
+
+
 @contextlib.contextmanager
 def work_folder() -> Iterator[Path]:
     """A private folder in TMPDIR for one run's spooled sound, removed on every exit; named

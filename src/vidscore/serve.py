@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vidscore.errors import UsageError, VidscoreError
+from vidscore.outputs import user_cache
 from vidscore.types import VideoInfo
 
 AUTO = "automatic"
@@ -31,8 +32,7 @@ TAKE_COLUMNS = ["take", "system", "seed", "emotion", "key", "tempo", "instrument
 
 def default_work_dir() -> Path:
     """Where the app keeps uploads and takes unless told otherwise (XDG cache)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "vidscore" / "serve"
+    return user_cache() / "serve"
 
 
 @dataclass(frozen=True)

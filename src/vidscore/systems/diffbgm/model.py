@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidscore.outputs import user_cache
 from vidscore.systems.diffbgm.sacatt import row_cover
 
 STEPS = 128  # sixteenth steps in an 8-bar segment of 4/4
@@ -124,9 +125,7 @@ def _inductor_cache_in_user_cache() -> None:
     """Importing diffusers makes torch's inductor cache folder, by default in the system's
     temporary folder, which a vidscore run must leave as it found it: point it (unless the user
     did) at vidscore's folder in the user's cache."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    cache = os.path.join(base, "vidscore", "torchinductor")
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", cache)
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(user_cache() / "torchinductor"))
 
 
 class DiffBGM(nn.Module):

@@ -39,7 +39,7 @@ from vidscore.modules.trainer import (
     resolve_device,
 )
 from vidscore.music.tokens import CHORD, FIELDS, NOTE, RHYTHM
-from vidscore.outputs import atomic_path, check_output_folder
+from vidscore.outputs import atomic_path, check_output_folder, user_cache
 from vidscore.systems.common.card import ModelFacts, WeightCard
 from vidscore.systems.vmusprod.data import Corpus, Piece, load_pieces
 from vidscore.systems.vmusprod.model import (
@@ -81,8 +81,7 @@ class VMusProdTraining:
 
 def default_cache() -> Path:
     """Where built pieces are kept between runs (never inside a weights folder)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vidscore"
+    return user_cache()
 
 
 def shuffled_piece(piece: Piece, seed: int) -> Piece:
