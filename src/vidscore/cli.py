@@ -745,6 +745,108 @@ def train_diffbgm(
     )  # fmt: skip
 
 
+@train_app.command("codec")
+def train_codec(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="POP909 and/or SymMV folder (repeatable).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="VMAs weights folder.")],
+    epochs: Annotated[int, typer.Option("--epochs", help="One crop of every render each.")] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    lr: Annotated[float, typer.Option("--lr")] = 7e-4,
+    filters: Annotated[int, typer.Option("--filters", help="SEANet base filters.")] = 16,
+    codebooks: Annotated[int, typer.Option("--codebooks")] = 4,
+    codebook_size: Annotated[int, typer.Option("--codebook-size")] = 256,
+    seconds: Annotated[float, typer.Option("--seconds", help="Excerpt per piece.")] = 20.0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="First N pieces per folder.")] = 0,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Folder for the rendered excerpts.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the codec already in --out.")
+    ] = False,
+) -> None:
+    """Train VMAs' audio codec (SEANet + residual VQ) on rendered music; write it and its card.
+
+    EnCodec's 24 kHz size: --filters 32 --codebook-size 1024 (a GPU run).
+    """
+    from vidscore.modules.trainer import TrainConfig
+    from vidscore.systems.vmas.codec import CodecConfig
+    from vidscore.systems.vmas.codec_train import CodecTraining, run
+
+    try:
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+        opts = CodecTraining(seconds=seconds, limit=max(0, limit))
+        model_cfg = CodecConfig(filters=filters, codebooks=codebooks, codebook_size=codebook_size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    _train_and_report(
+        run, data, out_dir, "codec.safetensors, manifest.json, CODEC.md",
+        model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache, overwrite=overwrite,
+    )  # fmt: skip
+
+
+@train_app.command("vmas")
+def train_vmas(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="The folders the codec was trained on.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="VMAs weights folder with the codec.")],
+    epochs: Annotated[int, typer.Option("--epochs", help="One window of every clip each.")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    d_model: Annotated[int, typer.Option("--d-model")] = 256,
+    layers: Annotated[int, typer.Option("--layers", help="Decoder layers.")] = 4,
+    window: Annotated[float, typer.Option("--window", help="Seconds per training window.")] = 8.0,
+    floor: Annotated[
+        float, typer.Option("--floor", help="Eq. 4's weight floor (1: no beat weighting).")
+    ] = 0.5,
+    contrastive: Annotated[
+        float, typer.Option("--contrastive", help="Eq. 2's weight (0: no contrastive term).")
+    ] = 0.1,
+    beat_window: Annotated[
+        int, typer.Option("--beat-window", help="Eq. 3's window, codec frames either side.")
+    ] = 5,
+    cond_drop: Annotated[float, typer.Option("--cond-drop")] = 0.15,
+    aligned: Annotated[
+        bool,
+        typer.Option(
+            "--aligned/--cross-attention-only",
+            help="Condition also added per frame (default), or read by cross-attention alone.",
+        ),
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="First N pieces per folder.")] = 0,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Folder for renders, pieces and tokens.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the decoder already in --out.")
+    ] = False,
+) -> None:
+    """Train VMAs' decoder on the codec's tokens of rendered music (run `train codec` first)."""
+    from vidscore.modules.trainer import TrainConfig
+    from vidscore.systems.vmas.model import VMAsConfig
+    from vidscore.systems.vmas.train import VMAsTraining, run
+
+    try:
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+        opts = VMAsTraining(
+            window=window, cond_drop=cond_drop, beat_window=beat_window, floor=floor,
+            contrastive=contrastive, limit=max(0, limit),
+        )  # fmt: skip
+        model_cfg = VMAsConfig(d_model=d_model, layers=layers, d_ff=4 * d_model, aligned=aligned)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    _train_and_report(
+        run, data, out_dir, "decoder.safetensors, manifest.json, CARD.md",
+        model_cfg=model_cfg, cfg=cfg, opts=opts, cache=cache, overwrite=overwrite,
+    )  # fmt: skip
+
+
 def _train_and_report(run, data, out_dir: Path, files: str, **kwargs) -> None:
     """Run a system's trainer (``run(data, out_dir, ...)``) under the epoch progress bars with
     the command line for its card, then print its held-out scores and what it wrote."""

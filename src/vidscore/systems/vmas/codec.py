@@ -1,0 +1,202 @@
+"""VMAs' audio codec: EnCodec's SEANet encoder/decoder with a residual vector quantiser.
+
+VMAs (like MusicGen) reads music as EnCodec tokens: 4 residual codebooks at 50 frames a second.
+The pretrained EnCodec cannot be downloaded here, so vidscore trains its own of the same design
+(``vidscore train codec``), sized for a 2-core CPU: 16 kHz, hop 320 (50 frames/s), 16 base
+filters, 4 codebooks of 256. Two well-kept parts do the work: the SEANet encoder and decoder are
+``transformers``' EnCodec modules built from a config without weights, and the quantiser is
+``vector-quantize-pytorch``'s ResidualVQ (EMA codebooks, k-means init, dead-code restart,
+quantiser dropout so 1-4 codebooks all decode). (The ``encodec`` package itself imports
+torchaudio, which has no build for this torch.)
+
+:func:`load_encodec` reads a pretrained EnCodec (``facebook/encodec_32khz`` as MusicGen uses it,
+or the 24 kHz one) from a local folder in the Hugging Face layout; both kinds answer the
+:class:`AudioCodec` protocol the decoder is written against.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from vidscore.errors import ModelLoadError
+
+
+class AudioCodec(Protocol):
+    """What the decoder needs from a codec: tokens to audio and back, and their sizes."""
+
+    sample_rate: int
+    frame_rate: float
+    codebooks: int
+    cardinality: int
+
+    def encode(self, audio: torch.Tensor, codebooks: int | None = None) -> torch.Tensor:
+        """``(B, samples)`` float audio -> ``(B, K, frames)`` long codes."""
+        ...
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """``(B, K, frames)`` codes (any K up to :attr:`codebooks`) -> ``(B, samples)``."""
+        ...
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """The codec's shape. ``ratios`` multiply to the hop (samples per frame)."""
+
+    sample_rate: int = 16000
+    filters: int = 16
+    ratios: tuple[int, ...] = (8, 5, 4, 2)
+    dim: int = 128
+    lstm_layers: int = 2
+    codebooks: int = 4
+    codebook_size: int = 256
+    ema_decay: float = 0.99
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ratios", tuple(int(r) for r in self.ratios))
+        if self.sample_rate % self.hop:
+            raise ValueError(f"a hop of {self.hop} does not divide {self.sample_rate} Hz")
+        if not 1 <= self.codebooks <= 32 or self.codebook_size < 2:
+            raise ValueError("codebooks must be 1-32 and codebook_size at least 2")
+
+    @property
+    def hop(self) -> int:
+        h = 1
+        for r in self.ratios:
+            h *= r
+        return h
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop
+
+    def bitrate(self, codebooks: int | None = None) -> float:
+        """Bits per second with the first ``codebooks`` codebooks."""
+        n = self.codebooks if codebooks is None else codebooks
+        return self.frame_rate * n * (self.codebook_size - 1).bit_length()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ratios"] = list(self.ratios)
+        return d
+
+
+class Codec(nn.Module):
+    """SEANet encoder -> residual VQ -> SEANet decoder (see the module docstring)."""
+
+    def __init__(self, cfg: CodecConfig) -> None:
+        super().__init__()
+        from loguru import logger
+        from transformers import EncodecConfig
+        from transformers.models.encodec.modeling_encodec import EncodecDecoder, EncodecEncoder
+        from vector_quantize_pytorch import ResidualVQ
+
+        logger.disable("vector_quantize_pytorch")  # its k-means warns on every short batch
+        self.cfg = cfg
+        hf = EncodecConfig(
+            sampling_rate=cfg.sample_rate, num_filters=cfg.filters,
+            upsampling_ratios=list(cfg.ratios), hidden_size=cfg.dim,
+            num_lstm_layers=cfg.lstm_layers, codebook_size=cfg.codebook_size,
+        )  # fmt: skip
+        self.encoder = EncodecEncoder(hf)
+        self.decoder = EncodecDecoder(hf)
+        self.quantizer = ResidualVQ(
+            dim=cfg.dim, num_quantizers=cfg.codebooks, codebook_size=cfg.codebook_size,
+            decay=cfg.ema_decay, kmeans_init=True, kmeans_iters=10, threshold_ema_dead_code=2,
+            quantize_dropout=True,
+        )  # fmt: skip
+        self.sample_rate = cfg.sample_rate
+        self.frame_rate = cfg.frame_rate
+        self.codebooks = cfg.codebooks
+        self.cardinality = cfg.codebook_size
+
+    def _pad(self, audio: torch.Tensor) -> torch.Tensor:
+        """``(B, samples)`` -> ``(B, 1, samples)`` padded to whole frames."""
+        n = audio.shape[-1]
+        frames = -(-n // self.cfg.hop)
+        return nn.functional.pad(audio, (0, frames * self.cfg.hop - n)).unsqueeze(1)
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (reconstruction ``(B, samples)``, codes, commitment loss). In train
+        mode the quantiser drops a random number of its last codebooks (EnCodec's bandwidth
+        sampling), so every prefix of the codebooks learns to decode."""
+        n = audio.shape[-1]
+        z = self.encoder(self._pad(audio)).transpose(1, 2)
+        q, codes, commit = self.quantizer(z)
+        out = self.decoder(q.transpose(1, 2))[:, 0, :n]
+        return out, codes.transpose(1, 2), commit.sum()
+
+    @torch.no_grad()
+    def encode(self, audio: torch.Tensor, codebooks: int | None = None) -> torch.Tensor:
+        k = self.codebooks if codebooks is None else codebooks
+        if not 1 <= k <= self.codebooks:
+            raise ValueError(f"codebooks must be 1-{self.codebooks}, got {k}")
+        z = self.encoder(self._pad(audio)).transpose(1, 2)
+        was = self.quantizer.training
+        self.quantizer.eval()  # no dropout, no EMA update
+        _, codes, _ = self.quantizer(z)
+        self.quantizer.train(was)
+        return codes[..., :k].transpose(1, 2).contiguous()
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        q = self.quantizer.get_output_from_indices(codes.transpose(1, 2))
+        return self.decoder(q.transpose(1, 2))[:, 0]
+
+    def embeddings(self) -> torch.Tensor:
+        """``(K, cardinality, dim)``: each codebook's vectors (VMAs' Eq. 2 maps the decoder's
+        token distributions through them)."""
+        return self.quantizer.codebooks.detach()
+
+
+def build(config: dict) -> Codec:
+    """A :class:`Codec` from a saved config dict."""
+    return Codec(CodecConfig(**config))
+
+
+class PretrainedEncodec:
+    """A pretrained EnCodec (``transformers``' EncodecModel) as an :class:`AudioCodec`."""
+
+    def __init__(self, model, codebooks: int = 4) -> None:
+        cfg = model.config
+        self.model = model.eval()
+        self.sample_rate = int(cfg.sampling_rate)
+        self.frame_rate = float(cfg.frame_rate)
+        self.cardinality = int(cfg.codebook_size)
+        self.codebooks = codebooks
+        bits = self.frame_rate * (self.cardinality - 1).bit_length() / 1000  # kbps per codebook
+        self.bandwidth = min(
+            (b for b in cfg.target_bandwidths if b >= codebooks * bits - 1e-6),
+            default=max(cfg.target_bandwidths),
+        )
+
+    @torch.no_grad()
+    def encode(self, audio: torch.Tensor, codebooks: int | None = None) -> torch.Tensor:
+        k = self.codebooks if codebooks is None else codebooks
+        out = self.model.encode(audio.unsqueeze(1), bandwidth=self.bandwidth)
+        return out.audio_codes[0, :, :k]  # (chunks=1, B, K, T) -> (B, k, T)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(codes.unsqueeze(0), [None])[0][:, 0]
+
+
+def load_encodec(path: str | os.PathLike, codebooks: int = 4) -> PretrainedEncodec:
+    """A pretrained EnCodec from a local folder in the Hugging Face layout (``config.json`` and
+    the weights, as ``save_pretrained`` writes them or a hub cache snapshot holds them); never
+    the network."""
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"{folder}: no config.json (an EnCodec folder in Hugging Face layout)")
+    from transformers import EncodecModel
+
+    try:
+        model = EncodecModel.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{folder}: not a loadable EnCodec ({exc})") from exc
+    return PretrainedEncodec(model, codebooks)

@@ -1,0 +1,145 @@
+"""VMAs as a vidscore system: audio from codec tokens that follow the clip's curves and beats.
+
+The shared set-up (:mod:`vidscore.systems.common.plan`) gives the clip's control curves per beat
+of its time plan; each codec frame (50 a second) takes its beat's curves, and the beat pulse is
+VMAs' video beats: the frames whose optical-flow magnitude is the maximum of a ``±w`` window
+(above the clip's mean flow, as the training pulse is above the music's mean onset strength).
+The decoder samples tokens window by window (:mod:`.inference`); the codec turns them into audio.
+
+What the model decides: everything audible (notes, timbre, rhythm, where onsets fall).
+What rules decide: nothing downstream of the curves; the time plan only places the curves'
+beats. The cues carry the beats detected in the generated audio (librosa's beat tracker) and
+the clip's cuts; an audio system has no chords or bar lines to report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidscore.errors import ModelLoadError
+from vidscore.soundtrack import Soundtrack, Timeline, sections_between
+from vidscore.systems.base import FeatureNeeds, System
+from vidscore.systems.common.plan import SETUP_NEEDS, beat_spans, setup
+from vidscore.types import Controls, VideoFeatures
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "vmas"
+CODEC_FILE = "codec.safetensors"
+DECODER_FILE = "decoder.safetensors"
+
+
+@dataclass(frozen=True)
+class VMAsParams:
+    """Sampling the decoder (see :class:`~vidscore.systems.vmas.inference.Sampling`)."""
+
+    temperature: float = field(default=1.0, metadata={"help": "softmax temperature"})
+    top_k: int = field(default=50, metadata={"help": "sample among the k likeliest tokens"})
+    top_p: float = field(default=0.0, metadata={"help": "nucleus mass (0: top-k only)"})
+    guidance: float = field(
+        default=3.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
+    )
+    window: float = field(default=10.0, metadata={"help": "seconds per sampled window"})
+    overlap: float = field(
+        default=2.0, metadata={"help": "seconds of each window that prompt the next"}
+    )
+
+    def sampling(self, seed: int):
+        from vidscore.systems.vmas.inference import Sampling
+
+        return Sampling(self.temperature, self.top_k, self.top_p, self.guidance, self.window,
+                        self.overlap, seed)  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.window <= 30.0:
+            raise ValueError(f"window {self.window}: 1 to 30 seconds")
+        self.sampling(0)  # the sampler's own checks
+
+
+class VMAsSystem(System):
+    name = "vmas"
+    summary = "VMAs: codec tokens from an autoregressive decoder conditioned on curves and beats"
+    output = "audio"
+    needs = FeatureNeeds(SETUP_NEEDS)
+    Params = VMAsParams
+    weight_files = ("manifest.json", CODEC_FILE, DECODER_FILE)
+    default_weights = WEIGHTS
+
+    def __init__(self, codec, decoder, beat_window: int) -> None:
+        self.codec = codec
+        self.decoder = decoder
+        self.beat_window = beat_window
+
+    @classmethod
+    def load(cls, weights: str | os.PathLike | None = None) -> VMAsSystem:
+        from vidscore.modules.checkpoint import load_from_folder, read_manifest
+        from vidscore.systems.vmas import codec, model
+        from vidscore.systems.vmas.codec_train import KIND as CODEC_KIND
+        from vidscore.systems.vmas.train import KIND
+
+        folder = cls.weights_folder(weights)
+        c = load_from_folder(folder, CODEC_FILE, codec.build, kind=CODEC_KIND, system="vmas")
+        d = load_from_folder(folder, DECODER_FILE, model.build, kind=KIND, system="vmas")
+        manifest = read_manifest(folder, system="vmas")
+        if (d.cfg.codebooks, d.cfg.cardinality) != (c.codebooks, c.cardinality):
+            raise ModelLoadError(f"{folder}: the decoder was trained on another codec's tokens")
+        return cls(c, d, int(manifest["decoder"]["train"]["beat_window"]))
+
+    def condition(self, features: VideoFeatures, controls: Controls):
+        """(per-frame condition ``(T, 7)``, the plan's set-up, the video-beat frames)."""
+        from vidscore.systems.vmas.data import curves_per_frame, pulse
+
+        piece = setup(features, controls)
+        rate = self.codec.frame_rate
+        frames = max(1, int(np.ceil(features.duration * rate)))
+        starts, ends = beat_spans(piece.slots)
+        per_frame = curves_per_frame(
+            piece.curves.values, np.append(starts, ends[-1]), 0.0, frames, rate
+        )
+        flow = features["flow"]
+        t = np.arange(frames) / rate
+        magnitude = np.interp(t, flow.times, flow.values) if len(flow) else np.zeros(frames)
+        beats = pulse(magnitude, self.beat_window)
+        cond = np.concatenate([per_frame, beats[:, None]], axis=1).astype(np.float32)
+        return cond, piece, np.flatnonzero(beats) / rate
+
+    def compose(
+        self, features: VideoFeatures, controls: Controls, params: VMAsParams | None = None
+    ) -> Soundtrack:
+        import librosa
+        import torch
+
+        from vidscore.systems.vmas.inference import generate
+
+        params = params or VMAsParams()
+        cond, piece, video_beats = self.condition(features, controls)
+        with torch.inference_mode():
+            codes = generate(self.decoder, torch.from_numpy(cond), params.sampling(controls.seed))
+            audio = self.codec.decode(codes[None])[0].numpy()
+        rate = self.codec.sample_rate
+        audio = audio[: round(features.duration * rate)]
+        peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+        if peak > 0.99:  # never clip; the mix sets the loudness
+            audio = audio * (0.99 / peak)
+        tempo, beats = librosa.beat.beat_track(y=audio, sr=rate, units="time")
+        bpm = float(np.atleast_1d(tempo)[0]) or 120.0
+        timeline = Timeline(
+            duration=features.duration,
+            tempo_map=[(0.0, bpm)],
+            downbeats=[],
+            sections=sections_between([0.0, *features.cuts], features.duration),
+        )
+        return Soundtrack(
+            timeline,
+            audio=audio,
+            sample_rate=rate,
+            curves=piece.curves,
+            meta={
+                "beats": [round(float(b), 4) for b in beats],
+                "video_beats": [round(float(b), 4) for b in video_beats],
+                "dominant_emotion": piece.dominant,
+                "emotion_forced": piece.forced_emotion,
+            },
+        )

@@ -1,0 +1,181 @@
+"""VMAs' parts: delay pattern, Eq. 2-4, the codec (trained tiny here), the pretrained-EnCodec
+loader, and the decoder's cached sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidscore.systems.vmas.alignment import (
+    beat_overlap,
+    beat_weights,
+    contrastive_loss,
+    weighted_token_loss,
+    window_peaks,
+)
+from vidscore.systems.vmas.pattern import delay, undelay, valid
+
+from tests.conftest import SHARED
+
+POP909 = SHARED / "data" / "POP909"
+
+
+def test_delay_pattern_round_trip_and_padding():
+    codes = torch.randint(0, 8, (2, 4, 11))
+    d = delay(codes, special=8)
+    assert d.shape == (2, 4, 14)
+    assert torch.equal(undelay(d), codes)
+    # codebook k starts k steps late; the places before and after hold the special token
+    assert d[0, 3, :3].eq(8).all() and d[0, 0, 11:].eq(8).all()
+    assert torch.equal(d[:, 2, 2:13], codes[:, 2])
+    mask = valid(4, 14)
+    assert int(mask.sum()) == 4 * 11
+    assert torch.equal(d[0][~mask], torch.full((int((~mask).sum()),), 8))
+
+
+def test_window_peaks_and_beat_weights_on_constructed_onsets():
+    flow = np.zeros(40)
+    flow[[5, 7, 20, 33]] = [1.0, 3.0, 2.0, 0.5]
+    video = window_peaks(flow, 3)
+    assert np.flatnonzero(video).tolist() == [7, 20, 33]  # 5 is beaten by 7 within ±3
+    music = np.zeros(40)
+    music[[8, 15, 20, 37]] = 1  # 8 is one step from the video beat at 7; 37 four from 33
+    assert np.flatnonzero(beat_overlap(music, video, 2)).tolist() == [8, 20]
+    w = beat_weights(music, video, 2, floor=0.25)
+    assert w[8] == w[20] == 1.0
+    assert np.all(w[[0, 15, 37]] == 0.25)
+    assert np.all(beat_weights(music, video, 2, floor=1.0) == 1.0)  # the plain loss
+    with pytest.raises(ValueError):
+        beat_weights(music, video, 2, floor=1.5)
+
+
+def test_weighted_token_loss_counts_only_weighted_valid_steps():
+    logits = torch.zeros(1, 1, 3, 4)
+    logits[0, 0, 0, 2] = 10.0  # step 0 confidently right, steps 1-2 uniform
+    targets = torch.tensor([[[2, 1, 1]]])
+    ones = torch.ones(1, 1, 3, dtype=torch.bool)
+    right_only = weighted_token_loss(logits, targets, ones, torch.tensor([[[1.0, 0.0, 0.0]]]))
+    uniform = weighted_token_loss(logits, targets, ones, torch.ones(1, 1, 3))
+    assert right_only < 0.01
+    assert uniform == pytest.approx((2 * np.log(4) + float(right_only)) / 3, rel=1e-3)
+
+
+def test_contrastive_loss_falls_on_paired_data_and_not_on_shuffled():
+    def train(shuffle: bool) -> tuple[float, float]:
+        g = torch.Generator().manual_seed(0)
+        video = torch.randn(256, 8, generator=g)
+        music = video @ torch.randn(8, 8, generator=g) + 0.1 * torch.randn(256, 8, generator=g)
+        if shuffle:
+            music = music[torch.randperm(256, generator=g)]
+        torch.manual_seed(0)
+        f, h = torch.nn.Linear(8, 16), torch.nn.Linear(8, 16)
+        opt = torch.optim.Adam([*f.parameters(), *h.parameters()], lr=1e-2)
+        losses = []
+        for step in range(150):
+            idx = torch.arange(32) + 32 * (step % 8)
+            loss = contrastive_loss(f(music[idx]), h(video[idx]), temperature=0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        return np.mean(losses[:10]), np.mean(losses[-10:])
+
+    first, last = train(shuffle=False)
+    assert last < 0.3 * first
+    s_first, s_last = train(shuffle=True)
+    assert s_last > 0.8 * np.log(32)  # nothing to learn: stays near chance, log(batch)
+
+
+@pytest.fixture(scope="module")
+def tiny_codec_and_clip():
+    """A tiny codec trained for a few seconds on one real POP909 excerpt, and that excerpt."""
+    from vidscore.systems.vmas.codec import Codec, CodecConfig
+    from vidscore.systems.vmas.codec_train import MelLoss, codec_loss
+    from vidscore.systems.vmas.renders import Piece, render_piece
+
+    if not POP909.is_dir():
+        pytest.skip("needs ../shared/data/POP909")
+    r = render_piece(Piece("pop909/001", "train", POP909 / "001" / "001.mid"), seconds=4,
+                     rate=16000, seed=0)  # fmt: skip
+    torch.manual_seed(0)
+    cfg = CodecConfig(filters=4, lstm_layers=1, codebooks=2, codebook_size=32)
+    codec = Codec(cfg)
+    mel = MelLoss(cfg.sample_rate)
+    opt = torch.optim.Adam(codec.parameters(), lr=3e-3)
+    x = torch.from_numpy(r.audio)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        starts = rng.integers(0, len(x) - 8000, 8)
+        batch = torch.stack([x[s : s + 8000] for s in starts])
+        loss = codec_loss(codec, batch, mel)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return codec.eval(), r.audio[:32000]
+
+
+@pytest.mark.shared
+def test_a_trained_codec_reconstructs_music_far_better_than_silence(tiny_codec_and_clip):
+    from vidscore.metrics.codec import mel_distance
+
+    codec, clip = tiny_codec_and_clip
+    codes = codec.encode(torch.from_numpy(clip)[None])
+    assert codes.shape == (1, 2, 100) and codes.dtype == torch.long
+    assert 0 <= int(codes.min()) and int(codes.max()) < 32
+    out = codec.decode(codes)[0].numpy()
+    assert out.shape == clip.shape
+    silence = mel_distance(clip, np.zeros_like(clip), 16000)
+    assert mel_distance(clip, out, 16000) < 0.6 * silence
+    # the first codebook alone decodes too (quantiser dropout), and worse than both
+    one = codec.decode(codes[:, :1])[0].numpy()
+    assert mel_distance(clip, one, 16000) < silence
+
+
+def test_pretrained_encodec_loads_from_a_local_folder(tmp_path):
+    from transformers import EncodecConfig, EncodecModel
+
+    from vidscore.errors import ModelLoadError
+    from vidscore.systems.vmas.codec import load_encodec
+
+    torch.manual_seed(0)
+    cfg = EncodecConfig(
+        sampling_rate=8000, num_filters=4, hidden_size=16, upsampling_ratios=[4, 4],
+        num_lstm_layers=1, codebook_size=16, target_bandwidths=[2.0, 4.0, 8.0],
+    )  # fmt: skip
+    reference = EncodecModel(cfg).eval()
+    reference.save_pretrained(tmp_path / "encodec")
+    codec = load_encodec(tmp_path / "encodec", codebooks=2)
+    assert (codec.sample_rate, codec.frame_rate, codec.cardinality) == (8000, 500.0, 16)
+    x = torch.randn(1, 4000)
+    codes = codec.encode(x)
+    assert codes.shape == (1, 2, 250)
+    with torch.no_grad():
+        expected = reference.encode(x[:, None], bandwidth=4.0).audio_codes[0]
+        assert torch.equal(codes, expected)
+        assert torch.allclose(codec.decode(codes), reference.decode(expected[None], [None])[0][:, 0])
+    with pytest.raises(ModelLoadError):
+        load_encodec(tmp_path / "missing")
+
+
+def test_cached_sampling_matches_teacher_forcing_and_windows_continue():
+    from vidscore.systems.vmas.inference import Sampling, generate
+    from vidscore.systems.vmas.model import Cache, VMAsConfig, VMAsDecoder
+
+    torch.manual_seed(0)
+    model = VMAsDecoder(VMAsConfig(cardinality=16, d_model=32, layers=2, heads=2, d_ff=64)).eval()
+    codes = torch.randint(0, 16, (2, 4, 12))
+    d = delay(codes, 16)
+    mem = model.memory(torch.rand(2, 15, 7))
+    with torch.no_grad():
+        full, _ = model(d, mem)
+        cache, prev, steps = Cache(), torch.full((2, 4), 16), []
+        for s in range(d.shape[-1]):
+            steps.append(model.step(prev, mem, cache))
+            prev = d[..., s]
+    assert torch.allclose(torch.stack(steps, dim=2), full, atol=1e-5)
+    cond = torch.rand(130, 7)
+    s = Sampling(window=1.0, overlap=0.4, guidance=2.0, seed=3)
+    out = generate(model, cond, s)
+    assert out.shape == (4, 130) and int(out.max()) < 16  # never the special token
+    assert torch.equal(out, generate(model, cond, s))  # a seed gives the same tokens
