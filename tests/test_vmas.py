@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import SHARED
 from vidscore.systems.vmas.alignment import (
     beat_overlap,
     beat_weights,
@@ -15,8 +16,6 @@ from vidscore.systems.vmas.alignment import (
     window_peaks,
 )
 from vidscore.systems.vmas.pattern import delay, undelay, valid
-
-from tests.conftest import SHARED
 
 POP909 = SHARED / "data" / "POP909"
 
@@ -51,12 +50,12 @@ def test_window_peaks_and_beat_weights_on_constructed_onsets():
 
 
 def test_weighted_token_loss_counts_only_weighted_valid_steps():
-    logits = torch.zeros(1, 1, 3, 4)
+    logits = torch.zeros(1, 1, 4, 4)
     logits[0, 0, 0, 2] = 10.0  # step 0 confidently right, steps 1-2 uniform
-    targets = torch.tensor([[[2, 1, 1]]])
-    ones = torch.ones(1, 1, 3, dtype=torch.bool)
-    right_only = weighted_token_loss(logits, targets, ones, torch.tensor([[[1.0, 0.0, 0.0]]]))
-    uniform = weighted_token_loss(logits, targets, ones, torch.ones(1, 1, 3))
+    targets = torch.tensor([[[2, 1, 1, 4]]])  # step 3 is delay padding (the special token 4)
+    valid = torch.tensor([[[True, True, True, False]]])
+    right_only = weighted_token_loss(logits, targets, valid, torch.tensor([[[1.0, 0, 0, 1]]]))
+    uniform = weighted_token_loss(logits, targets, valid, torch.ones(1, 1, 4))
     assert right_only < 0.01
     assert uniform == pytest.approx((2 * np.log(4) + float(right_only)) / 3, rel=1e-3)
 
@@ -83,7 +82,7 @@ def test_contrastive_loss_falls_on_paired_data_and_not_on_shuffled():
 
     first, last = train(shuffle=False)
     assert last < 0.3 * first
-    s_first, s_last = train(shuffle=True)
+    _s_first, s_last = train(shuffle=True)
     assert s_last > 0.8 * np.log(32)  # nothing to learn: stays near chance, log(batch)
 
 
@@ -99,7 +98,7 @@ def tiny_codec_and_clip():
     r = render_piece(Piece("pop909/001", "train", POP909 / "001" / "001.mid"), seconds=4,
                      rate=16000, seed=0)  # fmt: skip
     torch.manual_seed(0)
-    cfg = CodecConfig(filters=4, lstm_layers=1, codebooks=2, codebook_size=32)
+    cfg = CodecConfig(channels=32, blocks=1, codebooks=2, codebook_size=32)
     codec = Codec(cfg)
     mel = MelLoss(cfg.sample_rate)
     opt = torch.optim.Adam(codec.parameters(), lr=3e-3)
@@ -122,7 +121,7 @@ def test_a_trained_codec_reconstructs_music_far_better_than_silence(tiny_codec_a
     codec, clip = tiny_codec_and_clip
     codes = codec.encode(torch.from_numpy(clip)[None])
     assert codes.shape == (1, 2, 100) and codes.dtype == torch.long
-    assert 0 <= int(codes.min()) and int(codes.max()) < 32
+    assert int(codes.min()) >= 0 and int(codes.max()) < 32
     out = codec.decode(codes)[0].numpy()
     assert out.shape == clip.shape
     silence = mel_distance(clip, np.zeros_like(clip), 16000)
@@ -130,6 +129,25 @@ def test_a_trained_codec_reconstructs_music_far_better_than_silence(tiny_codec_a
     # the first codebook alone decodes too (quantiser dropout), and worse than both
     one = codec.decode(codes[:, :1])[0].numpy()
     assert mel_distance(clip, one, 16000) < silence
+
+
+def test_the_waveform_codec_trains_a_step_and_decodes_any_prefix_of_codebooks():
+    from vidscore.systems.vmas.codec import Codec, CodecConfig
+    from vidscore.systems.vmas.codec_train import MelLoss, codec_loss
+
+    torch.manual_seed(0)
+    codec = Codec(CodecConfig(kind="seanet", filters=4, lstm_layers=1, codebooks=3,
+                              codebook_size=16))  # fmt: skip
+    x = 0.3 * torch.sin(torch.arange(2 * 4000) * 0.05).reshape(2, 4000)
+    loss = codec_loss(codec, x, MelLoss(16000))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in codec.encoder.parameters())
+    codec.eval()
+    codes = codec.encode(x)
+    assert codes.shape == (2, 3, 13)  # 4000 samples padded to whole frames of 320
+    for k in (1, 2, 3):
+        assert codec.decode(codes[:, :k]).shape == (2, 13 * 320)
 
 
 def test_pretrained_encodec_loads_from_a_local_folder(tmp_path):
@@ -153,7 +171,8 @@ def test_pretrained_encodec_loads_from_a_local_folder(tmp_path):
     with torch.no_grad():
         expected = reference.encode(x[:, None], bandwidth=4.0).audio_codes[0]
         assert torch.equal(codes, expected)
-        assert torch.allclose(codec.decode(codes), reference.decode(expected[None], [None])[0][:, 0])
+        decoded = reference.decode(expected[None], [None])[0][:, 0]
+        assert torch.allclose(codec.decode(codes), decoded)
     with pytest.raises(ModelLoadError):
         load_encodec(tmp_path / "missing")
 

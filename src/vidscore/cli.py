@@ -751,12 +751,15 @@ def train_codec(
         list[Path], typer.Option("--data", help="POP909 and/or SymMV folder (repeatable).")
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="VMAs weights folder.")],
-    epochs: Annotated[int, typer.Option("--epochs", help="One crop of every render each.")] = 20,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
-    lr: Annotated[float, typer.Option("--lr")] = 7e-4,
+    epochs: Annotated[int, typer.Option("--epochs", help="One crop of every render each.")] = 50,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    kind: Annotated[
+        str, typer.Option("--kind", help="spectral (CPU-trainable) or seanet (EnCodec's).")
+    ] = "spectral",
     filters: Annotated[int, typer.Option("--filters", help="SEANet base filters.")] = 16,
     codebooks: Annotated[int, typer.Option("--codebooks")] = 4,
-    codebook_size: Annotated[int, typer.Option("--codebook-size")] = 256,
+    codebook_size: Annotated[int, typer.Option("--codebook-size")] = 1024,
     seconds: Annotated[float, typer.Option("--seconds", help="Excerpt per piece.")] = 20.0,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     limit: Annotated[int, typer.Option("--limit", help="First N pieces per folder.")] = 0,
@@ -770,7 +773,7 @@ def train_codec(
 ) -> None:
     """Train VMAs' audio codec (SEANet + residual VQ) on rendered music; write it and its card.
 
-    EnCodec's 24 kHz size: --filters 32 --codebook-size 1024 (a GPU run).
+    EnCodec's waveform codec: --kind seanet (--filters 32 for its 24 kHz size; a GPU run).
     """
     from vidscore.modules.trainer import TrainConfig
     from vidscore.systems.vmas.codec import CodecConfig
@@ -779,7 +782,9 @@ def train_codec(
     try:
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
         opts = CodecTraining(seconds=seconds, limit=max(0, limit))
-        model_cfg = CodecConfig(filters=filters, codebooks=codebooks, codebook_size=codebook_size)
+        model_cfg = CodecConfig(
+            kind=kind, filters=filters, codebooks=codebooks, codebook_size=codebook_size
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     _train_and_report(
@@ -797,9 +802,9 @@ def train_vmas(
     epochs: Annotated[int, typer.Option("--epochs", help="One window of every clip each.")] = 30,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
     lr: Annotated[float, typer.Option("--lr")] = 1e-3,
-    d_model: Annotated[int, typer.Option("--d-model")] = 256,
+    d_model: Annotated[int, typer.Option("--d-model")] = 192,
     layers: Annotated[int, typer.Option("--layers", help="Decoder layers.")] = 4,
-    window: Annotated[float, typer.Option("--window", help="Seconds per training window.")] = 8.0,
+    window: Annotated[float, typer.Option("--window", help="Seconds per training window.")] = 6.0,
     floor: Annotated[
         float, typer.Option("--floor", help="Eq. 4's weight floor (1: no beat weighting).")
     ] = 0.5,
@@ -810,6 +815,9 @@ def train_vmas(
         int, typer.Option("--beat-window", help="Eq. 3's window, codec frames either side.")
     ] = 5,
     cond_drop: Annotated[float, typer.Option("--cond-drop")] = 0.15,
+    clips: Annotated[
+        int, typer.Option("--clips", help="Training clips to encode and use (0: all).")
+    ] = 0,
     aligned: Annotated[
         bool,
         typer.Option(
@@ -836,7 +844,7 @@ def train_vmas(
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
         opts = VMAsTraining(
             window=window, cond_drop=cond_drop, beat_window=beat_window, floor=floor,
-            contrastive=contrastive, limit=max(0, limit),
+            contrastive=contrastive, limit=max(0, limit), clips=max(0, clips),
         )  # fmt: skip
         model_cfg = VMAsConfig(d_model=d_model, layers=layers, d_ff=4 * d_model, aligned=aligned)
     except ValueError as exc:

@@ -2,6 +2,7 @@
 
 Read from a :class:`~vidscore.soundtrack.Soundtrack`'s timeline and the clip's features only,
 so it is the same for every system: tempo map, downbeats, chords (symbol, start, end), sections,
+the beats detected in the music when a system makes audio (it has no score to read them from),
 the cuts detected and those aligned to, per-second emotion, the control curves the music was
 composed from (per beat), and what the system chose.
 """
@@ -43,6 +44,7 @@ def cues(
             for c in tl.chords
         ],
         "downbeats": [round(d, 4) for d in tl.downbeats],
+        **({"beats": [round(b, 4) for b in tl.beats]} if tl.beats else {}),
         "sections": [
             {"start": round(s.start, 4), "end": round(s.end, 4), "label": s.label}
             for s in tl.sections

@@ -48,6 +48,7 @@ class Timeline:
     chords: list[TimedChord] = field(default_factory=list)  # one per change; empty for audio
     sections: list[Section] = field(default_factory=list)
     aligned_cuts: list[float] = field(default_factory=list)  # cuts a bar line was placed on
+    beats: list[float] = field(default_factory=list)  # detected in generated audio (audio only)
 
     @property
     def tempo_bpm(self) -> float:

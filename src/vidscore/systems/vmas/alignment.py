@@ -22,15 +22,11 @@ import torch.nn.functional as F
 
 
 def window_peaks(signal: np.ndarray, window: int) -> np.ndarray:
-    """1 where ``signal`` is positive and the maximum of ``[t - window, t + window]``."""
-    x = np.asarray(signal, dtype=np.float64)
-    n = len(x)
-    out = np.zeros(n, dtype=np.float32)
-    for t in range(n):
-        lo, hi = max(0, t - window), min(n, t + window + 1)
-        if x[t] > 0 and x[t] >= x[lo:hi].max():
-            out[t] = 1.0
-    return out
+    """0/1 float: where ``signal`` is positive and the maximum of ``[t - window, t + window]``
+    (the analysis's video-beat rule, :func:`vidscore.features.flow.video_beats`)."""
+    from vidscore.features.flow import video_beats
+
+    return video_beats(np.asarray(signal, dtype=np.float64), window).astype(np.float32)
 
 
 def beat_overlap(music: np.ndarray, video: np.ndarray, window: int) -> np.ndarray:
@@ -54,11 +50,13 @@ def beat_weights(music: np.ndarray, video: np.ndarray, window: int, floor: float
 def weighted_token_loss(
     logits: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
-    """Eq. 4: cross-entropy of ``logits (B, K, S, V)`` against ``targets (B, K, S)``, each step
-    weighted by ``weights (B, S)``, over the ``valid (B or 1, K, S)`` places, normalised by the
-    total weight."""
+    """Eq. 4: cross-entropy of ``logits (B, K, S, V)`` against ``targets (B, K, S)``, each place
+    weighted by ``weights (B, K, S)`` (a frame's weight at the step its codebook is predicted),
+    over the ``valid (B or 1, K, S)`` places, normalised by the total weight."""
+    valid = valid.expand_as(targets)
+    targets = torch.where(valid, targets, torch.zeros_like(targets))  # padding: weight 0 below
     ce = F.cross_entropy(logits.flatten(0, 2), targets.flatten(), reduction="none")
-    w = (weights[:, None, :] * valid).flatten()
+    w = (weights * valid).flatten()
     return (ce * w).sum() / w.sum().clamp_min(1e-8)
 
 

@@ -1,15 +1,15 @@
 """``vidscore train codec``: train VMAs' codec on rendered music and score it on held-out renders.
 
-The loss is EnCodec's reconstruction part (Défossez et al. 2022, Eq. 1-2): L1 on the waveform
-(weight 0.1) plus, at window sizes 2^6..2^11, L1 on the mel spectrogram and L2 on its log, with the
-quantiser's commitment loss. EnCodec also trains multi-scale STFT discriminators with a loss
-balancer; they are left out here (they need far more steps than a CPU affords and matter for
-perceived crispness, not for the tokens a generator reads), which the card says.
+The ``spectral`` codec (the default, :mod:`.codec`) learns to predict its input's log-magnitude
+STFT frames (L1) through the quantiser. The ``seanet`` codec takes EnCodec's reconstruction loss
+(Défossez et al. 2022): L1 on the waveform (weight 0.1) plus, at window sizes 2^6..2^11, L1 on
+the mel spectrogram and L2 on its log; EnCodec's multi-scale STFT discriminators and loss
+balancer are left out (they need far more steps than a CPU affords). Both add the quantiser's
+commitment loss.
 
 Each epoch takes one random 1-second crop of every training render (POP909 / SymMV train split,
 :mod:`.renders`); the held-out scores (:func:`evaluate`) use the first seconds of the validation
-renders at 1-4 codebooks.
-"""
+renders at 1-4 codebooks."""
 
 from __future__ import annotations
 
@@ -83,8 +83,12 @@ def _magnitude(x: torch.Tensor, n_fft: int, window: torch.Tensor) -> torch.Tenso
 
 
 def codec_loss(model: Codec, batch: torch.Tensor, mel: MelLoss) -> torch.Tensor:
-    out, _, commit = model(batch)
-    return 0.1 * (out - batch).abs().mean() + mel(out, batch) + commit
+    """EnCodec's reconstruction loss for the waveform codec; L1 between log-magnitude spectra
+    for the spectral one (its output is a spectrum); plus the commitment loss."""
+    out, target, _, commit = model(batch)
+    if model.cfg.kind == "spectral":
+        return (out - target).abs().mean() + commit
+    return 0.1 * (out - target).abs().mean() + mel(out, target) + commit
 
 
 def crops(renders: list[Render], opts: CodecTraining):
@@ -179,7 +183,7 @@ def run(
             }
             config = model_cfg.to_dict()
             sha = save_module(model, out_dir / FILE, kind=KIND, config=config, overwrite=overwrite)
-            facts = ModelFacts.of(FILE, "SEANet + residual VQ codec", model, config, sha)
+            facts = ModelFacts.of(FILE, f"{model_cfg.kind} + residual VQ codec", model, config, sha)
             training = {**asdict(cfg), **asdict(opts), "data": [Path(d).name for d in data]}
             entry = {"config": config, "metrics": metrics, "train": training, "command": command}
             update_manifest(out_dir, FILE, sha, "codec", entry)
@@ -224,7 +228,7 @@ def card(
     s = metrics["silence"]
     lines.append(f"| silence | 0 | undefined | {s['mel_distance']} | {s['chroma_r']} |")
     return WeightCard(
-        title="VMAs audio codec (SEANet + residual VQ)",
+        title=f"VMAs audio codec ({model_cfg.kind} + residual VQ)",
         system="vmas",
         data=(
             f"{' + '.join(training['data'])}: one {training['seconds']:g} s excerpt per piece, "
@@ -245,11 +249,12 @@ def card(
             "Turning music into the 4 token streams VMAs' decoder predicts, and back, on a CPU."
         ),
         limitations=[
-            "Trained without EnCodec's adversarial discriminators or its loss balancer: the "
-            "reconstruction is smoothed (muffled transients), as the mel distance shows.",
+            "The spectral codec's audio takes its phase from Griffin-Lim: notes and timbre "
+            "survive (chroma r, mel distance) but it sounds phasey and its SI-SNR is low by "
+            "construction. No adversarial training (EnCodec's discriminators) for either kind.",
             "Knows only synthesised General MIDI piano, strings, bass and drums at 16 kHz mono; "
             "recordings, voices and other instruments are out of its domain.",
-            "Small (16 base filters, codebooks of 256) so that it encodes and decodes a minute "
-            "of audio in seconds on 2 CPU cores; EnCodec's published models are far larger.",
+            "Small, so that it encodes and decodes a minute of audio in seconds on 2 CPU cores; "
+            "EnCodec's published models are far larger and trained on far more audio.",
         ],
     )

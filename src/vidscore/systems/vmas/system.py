@@ -41,7 +41,7 @@ class VMAsParams:
     guidance: float = field(
         default=3.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
     )
-    window: float = field(default=10.0, metadata={"help": "seconds per sampled window"})
+    window: float = field(default=6.0, metadata={"help": "seconds per sampled window"})
     overlap: float = field(
         default=2.0, metadata={"help": "seconds of each window that prompt the next"}
     )
@@ -130,6 +130,7 @@ class VMAsSystem(System):
             tempo_map=[(0.0, bpm)],
             downbeats=[],
             sections=sections_between([0.0, *features.cuts], features.duration),
+            beats=[round(float(b), 4) for b in beats],
         )
         return Soundtrack(
             timeline,
@@ -137,7 +138,6 @@ class VMAsSystem(System):
             sample_rate=rate,
             curves=piece.curves,
             meta={
-                "beats": [round(float(b), 4) for b in beats],
                 "video_beats": [round(float(b), 4) for b in video_beats],
                 "dominant_emotion": piece.dominant,
                 "emotion_forced": piece.forced_emotion,

@@ -13,6 +13,7 @@ The codec must already be in ``--out`` (``vidscore train codec``); the decoder r
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import shutil
@@ -46,7 +47,7 @@ CONDITIONS = ("real", "shuffled", "null")
 class VMAsTraining:
     """The run's data and the paper's alignment hyperparameters."""
 
-    window: float = 8.0  # seconds per training window
+    window: float = 6.0  # seconds per training window
     cond_drop: float = 0.15
     beat_window: int = 5  # Eq. 3's ±w, in codec frames
     floor: float = 0.5  # Eq. 4's weight floor (1: uniform weights, the ablation)
@@ -54,6 +55,7 @@ class VMAsTraining:
     temperature: float = 0.1  # of the InfoNCE
     seconds: float = 20.0  # excerpt per piece (the codec's renders)
     limit: int = 0
+    clips: int = 0  # training clips encoded and used (0: all), drawn evenly from the folders
     eval_windows: int = 48
 
     def __post_init__(self) -> None:
@@ -121,6 +123,21 @@ def losses(
     return ar, ar.new_zeros(())
 
 
+def choose(renders: list, curves: dict, opts: VMAsTraining) -> list:
+    """The renders the run encodes: every held-out one needed for the scores, and ``opts.clips``
+    training ones (all when 0), alternating between the folders so each is represented."""
+    usable = [r for r in renders if r.piece_id in curves]
+    held = [r for r in usable if r.split == "val"] or [r for r in usable if r.split == "test"]
+    train = [r for r in usable if r.split == "train"]
+    if opts.clips and opts.clips < len(train):
+        groups: dict[str, list] = {}
+        for r in train:
+            groups.setdefault(r.piece_id.split("/")[0], []).append(r)
+        order = [r for row in itertools.zip_longest(*groups.values()) for r in row if r]
+        train = order[: opts.clips]
+    return train + held[: opts.eval_windows]
+
+
 def piece_curves(data, renders, corpus, seconds: float, seed: int) -> dict:
     """piece id -> (calibrated curves per beat, beat seconds, excerpt start) for the renders."""
     from vidscore.music.midi import read_midi
@@ -170,7 +187,7 @@ def evaluate(model: VMAsDecoder, clips: list[Clip], frames: int, count: int) -> 
             logits, _ = model(delayed, model.memory(cnd, batch["drop"]))
             mask = valid(k, delayed.shape[-1])
             lp = logits[0].log_softmax(-1)
-            tok = delayed[0]
+            tok = delayed[0].clamp(max=model.cfg.cardinality - 1)  # padding is masked out
             ce += float(-lp.gather(-1, tok[..., None])[..., 0][mask].mean())
             acc += float((lp.argmax(-1) == tok)[mask].float().mean())
             n += 1
@@ -211,8 +228,9 @@ def run(
         )
         corpus = load_pieces(data, limit=opts.limit, cache=where)
         curves = piece_curves(data, renders, corpus, opts.seconds, 0)
+        chosen = choose(renders, curves, opts)
         clips = build_clips(
-            renders, codec, curves, window=opts.beat_window, cache=where, codec_sha=codec_sha
+            chosen, codec, curves, window=opts.beat_window, cache=where, codec_sha=codec_sha
         )
         train = [c for c in clips if c.split == "train"]
         held = [c for c in clips if c.split == "val"] or [c for c in clips if c.split == "test"]
