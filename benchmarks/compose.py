@@ -54,7 +54,10 @@ def long_scene_splices(splices: list[float], detected: list[float], duration: fl
 
 
 def alignment(changes: np.ndarray, splices: list[float]) -> float:
-    """Share of ``splices`` within 50 ms of a chord change."""
+    """Share of ``splices`` within 50 ms of a chord change (NaN for music without chords: an
+    audio system's)."""
+    if len(changes) == 0:
+        return float("nan")
     return float(np.mean([np.min(np.abs(changes - s)) <= 0.05 for s in splices]))
 
 
@@ -99,7 +102,7 @@ def main() -> None:
         long = long_scene_splices(splices, cues["cuts"], cues["duration"])
         real = alignment(changes, long)
         every = alignment(changes, splices)
-        fake = shuffled_alignment(clip, splices, args.system)
+        fake = shuffled_alignment(clip, splices, args.system) if len(changes) else float("nan")
     row = {
         "system": args.system,
         "clip_seconds": args.seconds,

@@ -89,7 +89,7 @@ def compose_clip(system, features, seed: int, shuffle: bool) -> np.ndarray:
     import torch
 
     from vidscore.systems.vmas.inference import generate
-    from vidscore.systems.vmas.system import VMAsParams
+    from vidscore.systems.vmas.system import VMAsParams, limit_peak
     from vidscore.types import Controls
 
     cond, _, _ = system.condition(features, Controls(seed=seed))
@@ -98,7 +98,7 @@ def compose_clip(system, features, seed: int, shuffle: bool) -> np.ndarray:
     with torch.inference_mode():
         codes = generate(system.decoder, torch.from_numpy(cond), VMAsParams().sampling(seed))
         audio = system.codec.decode(codes[None])[0].numpy()
-    return audio[: round(features.duration * system.codec.sample_rate)]
+    return limit_peak(audio[: round(features.duration * system.codec.sample_rate)])
 
 
 def alignment(y: np.ndarray, sr: int, features) -> dict:

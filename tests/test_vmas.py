@@ -3,11 +3,13 @@ loader, and the decoder's cached sampling."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import SHARED
+from tests.conftest import CLIPS, SHARED, run_cli
 from vidscore.systems.vmas.alignment import (
     beat_overlap,
     beat_weights,
@@ -198,3 +200,26 @@ def test_cached_sampling_matches_teacher_forcing_and_windows_continue():
     out = generate(model, cond, s)
     assert out.shape == (4, 130) and int(out.max()) < 16  # never the special token
     assert torch.equal(out, generate(model, cond, s))  # a seed gives the same tokens
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", sorted(CLIPS))
+def test_vmas_scores_each_real_clip_with_music_that_is_neither_silent_nor_clipped(tmp_path, name):
+    import wave
+
+    from vidscore.video.io import probe
+
+    out, cues, wav = tmp_path / "o.mp4", tmp_path / "c.json", tmp_path / "w.wav"
+    r = run_cli("compose", CLIPS[name], "-o", out, "--system", "vmas", "--cues", cues,
+                "--wav", wav)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    info = probe(CLIPS[name])
+    assert probe(out).has_audio
+    doc = json.loads(cues.read_text())
+    assert doc["kind"] == "audio" and doc["system"] == "vmas"
+    assert doc["beats"] and doc["decisions"]["video_beats"]
+    with wave.open(str(wav)) as w:
+        assert abs(w.getnframes() / w.getframerate() - info.duration) < 0.01
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float) / 32768
+    assert np.sqrt(np.mean(x**2)) > 0.01  # not silent
+    assert np.mean(np.abs(x) > 0.999) < 1e-4  # not clipping

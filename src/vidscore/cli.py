@@ -35,7 +35,7 @@ out = Console(soft_wrap=True)
 _state: dict = {"debug": False, "signal": 2}
 #: the choices the help lists (kept here, not imported, so that `--help` stays fast; a test
 #: checks them against vidscore.systems.base.SYSTEMS, vidscore.types.EMOTIONS and the presets)
-SYSTEM_CHOICES = "diffbgm (default), video2music, vmusprod or baseline"
+SYSTEM_CHOICES = "diffbgm (default), video2music, vmusprod, vmas or baseline"
 DEFAULT_SYSTEM = SYSTEM_CHOICES.split(" ", 1)[0]
 EMOTION_CHOICES = "exciting, fearful, tense, sad, relaxing or neutral"
 INSTRUMENT_CHOICES = "piano, strings or band"
@@ -802,9 +802,9 @@ def train_vmas(
     epochs: Annotated[int, typer.Option("--epochs", help="One window of every clip each.")] = 30,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
     lr: Annotated[float, typer.Option("--lr")] = 1e-3,
-    d_model: Annotated[int, typer.Option("--d-model")] = 192,
+    d_model: Annotated[int, typer.Option("--d-model")] = 128,
     layers: Annotated[int, typer.Option("--layers", help="Decoder layers.")] = 4,
-    window: Annotated[float, typer.Option("--window", help="Seconds per training window.")] = 6.0,
+    window: Annotated[float, typer.Option("--window", help="Seconds per training window.")] = 4.0,
     floor: Annotated[
         float, typer.Option("--floor", help="Eq. 4's weight floor (1: no beat weighting).")
     ] = 0.5,

@@ -40,6 +40,7 @@ SYSTEMS: dict[str, str] = {
     "diffbgm": "vidscore.systems.diffbgm.system:DiffBGMSystem",
     "video2music": "vidscore.systems.video2music.system:Video2MusicSystem",
     "vmusprod": "vidscore.systems.vmusprod.system:VMusProdSystem",
+    "vmas": "vidscore.systems.vmas.system:VMAsSystem",
     "baseline": "vidscore.systems.baseline.system:BaselineSystem",
 }
 DEFAULT_SYSTEM = next(iter(SYSTEMS))

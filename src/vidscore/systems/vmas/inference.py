@@ -22,8 +22,8 @@ class Sampling:
     top_k: int = 50
     top_p: float = 0.0  # 0: off (top-k only)
     guidance: float = 3.0  # 1: no guidance (one pass per step instead of two)
-    window: float = 6.0  # seconds per window (the shipped decoder trained on 6 s)
-    overlap: float = 2.0  # seconds of the previous window that prompt the next
+    window: float = 4.0  # seconds per window (the shipped decoder trained on 4 s)
+    overlap: float = 1.0  # seconds of the previous window that prompt the next
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -41,10 +41,10 @@ class VMAsConfig:
     codec_dim: int = 128
     frame_rate: float = 50.0
     cond_dim: int = 7
-    d_model: int = 192
+    d_model: int = 128
     layers: int = 4
     heads: int = 4
-    d_ff: int = 768
+    d_ff: int = 512
     cond_layers: int = 1
     dropout: float = 0.1
     contrast_dim: int = 128

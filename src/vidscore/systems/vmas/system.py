@@ -41,9 +41,9 @@ class VMAsParams:
     guidance: float = field(
         default=3.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
     )
-    window: float = field(default=6.0, metadata={"help": "seconds per sampled window"})
+    window: float = field(default=4.0, metadata={"help": "seconds per sampled window"})
     overlap: float = field(
-        default=2.0, metadata={"help": "seconds of each window that prompt the next"}
+        default=1.0, metadata={"help": "seconds of each window that prompt the next"}
     )
 
     def sampling(self, seed: int):
@@ -56,6 +56,12 @@ class VMAsParams:
         if not 1.0 <= self.window <= 30.0:
             raise ValueError(f"window {self.window}: 1 to 30 seconds")
         self.sampling(0)  # the sampler's own checks
+
+
+def limit_peak(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
+    """The codec's audio scaled down if it would clip (the mix sets the loudness)."""
+    top = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    return audio * (peak / top) if top > peak else audio
 
 
 class VMAsSystem(System):
@@ -119,10 +125,7 @@ class VMAsSystem(System):
             codes = generate(self.decoder, torch.from_numpy(cond), params.sampling(controls.seed))
             audio = self.codec.decode(codes[None])[0].numpy()
         rate = self.codec.sample_rate
-        audio = audio[: round(features.duration * rate)]
-        peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
-        if peak > 0.99:  # never clip; the mix sets the loudness
-            audio = audio * (0.99 / peak)
+        audio = limit_peak(audio[: round(features.duration * rate)])
         tempo, beats = librosa.beat.beat_track(y=audio, sr=rate, units="time")
         bpm = float(np.atleast_1d(tempo)[0]) or 120.0
         timeline = Timeline(
