@@ -9,7 +9,8 @@ The decoder samples tokens window by window (:mod:`.inference`); the codec turns
 What the model decides: everything audible (notes, timbre, rhythm, where onsets fall).
 What rules decide: nothing downstream of the curves; the time plan only places the curves'
 beats. The cues carry the beats detected in the generated audio (librosa's beat tracker) and
-the clip's cuts; an audio system has no chords or bar lines to report.
+sections opening on the clip's cuts (unless ``--ignore-cuts``) and markers; an audio system has
+no chords or bar lines to report.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class VMAsSystem(System):
         with torch.inference_mode():
             codes = generate(self.decoder, torch.from_numpy(cond), params.sampling(controls.seed))
             audio = self.codec.decode(codes[None])[0].numpy()
+        cuts = [] if controls.ignore_cuts else features.cuts
         rate = self.codec.sample_rate
         audio = limit_peak(audio[: round(features.duration * rate)])
         tempo, beats = librosa.beat.beat_track(y=audio, sr=rate, units="time")
@@ -132,7 +134,7 @@ class VMAsSystem(System):
             duration=features.duration,
             tempo_map=[(0.0, bpm)],
             downbeats=[],
-            sections=sections_between([0.0, *features.cuts], features.duration),
+            sections=sections_between([0.0, *cuts, *controls.markers], features.duration),
             beats=[round(float(b), 4) for b in beats],
         )
         return Soundtrack(
