@@ -65,9 +65,9 @@ def excerpt_score(notes, tempo: float = 120.0):
 
 def structure(score) -> dict:
     """PCHE, GPS and SI of a score (SI from the rendered audio)."""
+    from vidscore.audio.synth import render_midi
     from vidscore.metrics import musdr
     from vidscore.music.midi import write_midi
-    from vidscore.render.synth import render_midi
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.mid"

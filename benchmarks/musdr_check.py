@@ -73,10 +73,10 @@ def main() -> None:
     from mueller_audio_tools import ssm_features as ref_ssm
     from musdr import eval_metrics as ref  # MusDr's own code, from the user's checkout
 
+    from vidscore.audio.synth import SAMPLE_RATE, render_midi, write_wav
     from vidscore.data.pop909 import songs
     from vidscore.metrics import musdr
     from vidscore.music.midi import write_midi
-    from vidscore.render.synth import SAMPLE_RATE, render_midi, write_wav
 
     # MusDr (2020) calls librosa.load(path, sr) positionally, which librosa >= 0.10 refuses
     shim = types.SimpleNamespace(**{k: getattr(librosa, k) for k in ("feature", "util")})

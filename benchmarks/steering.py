@@ -332,10 +332,10 @@ def scrambles(features) -> list:
 
 
 def clip_table(clips: list[Path], models) -> dict:
+    from vidscore.audio.synth import SAMPLE_RATE
     from vidscore.features.analyze import AnalysisConfig, analyze
     from vidscore.features.timeline import bin_mean
     from vidscore.render.soundtrack import render
-    from vidscore.render.synth import SAMPLE_RATE
     from vidscore.systems.baseline.system import BaselineSystem
     from vidscore.systems.video2music.system import Video2MusicSystem
     from vidscore.types import Controls

@@ -116,8 +116,8 @@ def symbolic_audio(system: str, features_list) -> list[np.ndarray]:
     """The symbolic system's music for each clip, rendered through vidscore's synthesiser."""
     import librosa
 
+    from vidscore.audio.synth import SAMPLE_RATE
     from vidscore.render.soundtrack import render
-    from vidscore.render.synth import SAMPLE_RATE
     from vidscore.systems.base import load_system
     from vidscore.types import Controls
 

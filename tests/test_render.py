@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import CLIPS, tone_spool
+from vidscore.audio.synth import SAMPLE_RATE, fade_seconds, finish, render_midi
 from vidscore.music.chords import Chord, parse_harte
 from vidscore.music.midi import write_midi
-from vidscore.render.synth import SAMPLE_RATE, fade_seconds, finish, render_midi
 from vidscore.soundtrack import Timeline
 from vidscore.systems.common.arrange import PRESETS, arrange, upper_voicing
 from vidscore.systems.common.timeplan import plan

@@ -54,7 +54,7 @@ def test_train_vmcp_command_on_clips(tmp_path):
     import json
 
     from tests.conftest import run_cli
-    from vidscore.render.synth import write_wav
+    from vidscore.audio.synth import write_wav
     from vidscore.video.montage import synth_clip
 
     data = tmp_path / "pairs"

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vidscore.audio.synth import SAMPLE_RATE
 from vidscore.cues import cues as make_cues
 from vidscore.errors import InputError, UsageError
 from vidscore.features.analyze import analyze
@@ -34,7 +35,6 @@ from vidscore.metrics.symbolic import METRICS, all_metrics
 from vidscore.music.midi import read_midi
 from vidscore.music.score import Score
 from vidscore.render.soundtrack import render
-from vidscore.render.synth import SAMPLE_RATE
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import load_system, parse_params, system_class
 from vidscore.types import Controls, Series, VideoFeatures

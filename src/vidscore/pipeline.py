@@ -19,13 +19,13 @@ from typing import Any
 
 from vidscore.audio.mix import MixPlan
 from vidscore.audio.source import spool_sound
+from vidscore.audio.synth import BACKENDS, find_soundfont, write_wav
 from vidscore.cues import cues
 from vidscore.errors import UsageError
 from vidscore.features.analyze import AnalysisConfig, analyze
 from vidscore.music.midi import read_midi, write_midi
 from vidscore.outputs import atomic_path, check_output, check_stems_folder, claim, work_folder
 from vidscore.render.soundtrack import render_spool, render_stems, stem_file
-from vidscore.render.synth import BACKENDS, find_soundfont, write_wav
 from vidscore.soundtrack import Soundtrack
 from vidscore.systems.base import DEFAULT_SYSTEM, System, parse_params, system_class
 from vidscore.types import Controls, VideoFeatures

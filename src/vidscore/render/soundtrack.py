@@ -2,7 +2,7 @@
 
 A score is written to a temporary MIDI file and rendered with a SoundFont block by block
 (:mod:`.synth`); audio passes straight through (resampled to
-:data:`~vidscore.render.synth.SAMPLE_RATE`). Either way the music is spooled to disk, then made
+:data:`~vidscore.audio.synth.SAMPLE_RATE`). Either way the music is spooled to disk, then made
 exactly the clip's length, faded in and out and peak-normalised, so memory does not grow with
 the clip.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from vidscore.audio.spool import Spool, SpoolWriter
+from vidscore.audio.synth import SAMPLE_RATE, finish_spool, spool_gain, stream_midi
 from vidscore.music.midi import write_midi
 from vidscore.outputs import work_folder
-from vidscore.render.synth import SAMPLE_RATE, finish_spool, spool_gain, stream_midi
 from vidscore.soundtrack import Soundtrack
 
 

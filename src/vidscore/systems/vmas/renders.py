@@ -132,8 +132,8 @@ def excerpt_start(piece_id: str, score: Score, seconds: float, seed: int) -> flo
 
 def render_piece(piece: Piece, *, seconds: float, rate: int, seed: int) -> Render | None:
     """Render ``piece``'s excerpt (None when the piece is shorter than the excerpt)."""
+    from vidscore.audio.synth import render_midi
     from vidscore.music.midi import read_midi
-    from vidscore.render.synth import render_midi
 
     score = read_midi(piece.midi)
     start = excerpt_start(piece.piece_id, score, seconds, seed)
