@@ -86,19 +86,15 @@ def shuffled_pulse(cond: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
 
 
 def compose_clip(system, features, seed: int, shuffle: bool) -> np.ndarray:
-    import torch
-
-    from vidscore.systems.vmas.inference import generate
-    from vidscore.systems.vmas.system import VMAsParams, limit_peak
+    """What ``compose`` plays for the clip (the system's own condition and generation), with
+    the beat pulse shuffled when asked."""
+    from vidscore.systems.vmas.system import VMAsParams
     from vidscore.types import Controls
 
     cond, _, _ = system.condition(features, Controls(seed=seed))
     if shuffle:
         cond = shuffled_pulse(cond, system.codec.frame_rate, seed)
-    with torch.inference_mode():
-        codes = generate(system.decoder, torch.from_numpy(cond), VMAsParams().sampling(seed))
-        audio = system.codec.decode(codes[None])[0].numpy()
-    return limit_peak(audio[: round(features.duration * system.codec.sample_rate)])
+    return system.audio(cond, features.duration, VMAsParams(), seed)
 
 
 def alignment(y: np.ndarray, sr: int, features) -> dict:

@@ -182,26 +182,19 @@ class SpectralDecoder(nn.Module):
 
 
 class Codec(nn.Module):
-    """SEANet encoder -> residual VQ -> SEANet decoder (see the module docstring)."""
+    """Encoder -> residual VQ -> decoder, spectral or SEANet (see the module docstring)."""
 
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
         from loguru import logger
-        from transformers import EncodecConfig
-        from transformers.models.encodec.modeling_encodec import EncodecDecoder, EncodecEncoder
         from vector_quantize_pytorch import ResidualVQ
 
         logger.disable("vector_quantize_pytorch")  # its k-means warns on every short batch
         self.cfg = cfg
-        hf = EncodecConfig(
-            sampling_rate=cfg.sample_rate, num_filters=cfg.filters,
-            upsampling_ratios=list(cfg.ratios), hidden_size=cfg.dim,
-            num_lstm_layers=cfg.lstm_layers, codebook_size=cfg.codebook_size,
-        )  # fmt: skip
         if cfg.kind == "spectral":
             self.encoder, self.decoder = SpectralEncoder(cfg), SpectralDecoder(cfg)
         else:
-            self.encoder, self.decoder = EncodecEncoder(hf), EncodecDecoder(hf)
+            self.encoder, self.decoder = _seanet(cfg)
         self.quantizer = ResidualVQ(
             dim=cfg.dim, num_quantizers=cfg.codebooks, codebook_size=cfg.codebook_size,
             decay=cfg.ema_decay, kmeans_init=True, kmeans_iters=10, threshold_ema_dead_code=2,
@@ -258,6 +251,19 @@ class Codec(nn.Module):
         """``(K, cardinality, dim)``: each codebook's vectors (VMAs' Eq. 2 maps the decoder's
         token distributions through them)."""
         return self.quantizer.codebooks.detach()
+
+
+def _seanet(cfg: CodecConfig) -> tuple[nn.Module, nn.Module]:
+    """EnCodec's SEANet encoder and decoder from ``transformers``, built without weights
+    (imported only here: the spectral codec does not need transformers)."""
+    from transformers import EncodecConfig
+    from transformers.models.encodec.modeling_encodec import EncodecDecoder, EncodecEncoder
+
+    hf = EncodecConfig(
+        sampling_rate=cfg.sample_rate, num_filters=cfg.filters, upsampling_ratios=list(cfg.ratios),
+        hidden_size=cfg.dim, num_lstm_layers=cfg.lstm_layers, codebook_size=cfg.codebook_size,
+    )  # fmt: skip
+    return EncodecEncoder(hf), EncodecDecoder(hf)
 
 
 def build(config: dict) -> Codec:

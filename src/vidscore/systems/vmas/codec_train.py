@@ -111,17 +111,18 @@ def evaluate(codec, clips: list[np.ndarray], rate: int) -> dict:
     over ``clips``; silence (all zeros) as the floor the reconstruction must beat."""
     out: dict = {}
     for k in range(1, codec.codebooks + 1):
-        scores = []
+        rows = []
         for clip in clips:
             x = torch.from_numpy(clip)[None]
             y = codec.decode(codec.encode(x, k))[0, : len(clip)].numpy()
-            scores.append(_scores(clip, y, rate))
-        out[f"{k} codebooks"] = _mean(scores)
-    out["silence"] = _mean([_scores(c, np.zeros_like(c), rate) for c in clips])
+            rows.append(scores(clip, y, rate))
+        out[f"{k} codebooks"] = mean_scores(rows)
+    out["silence"] = mean_scores([scores(c, np.zeros_like(c), rate) for c in clips])
     return out
 
 
-def _scores(x: np.ndarray, y: np.ndarray, rate: int) -> dict:
+def scores(x: np.ndarray, y: np.ndarray, rate: int) -> dict:
+    """SI-SNR (undefined for a silent ``y``), mel distance and chroma r of ``y`` against ``x``."""
     return {
         "si_snr_db": si_snr(x, y) if np.any(y) else float("nan"),  # undefined for silence
         "mel_distance": mel_distance(x, y, rate),
@@ -129,7 +130,8 @@ def _scores(x: np.ndarray, y: np.ndarray, rate: int) -> dict:
     }
 
 
-def _mean(rows: list[dict]) -> dict:
+def mean_scores(rows: list[dict]) -> dict:
+    """Means of :func:`scores` rows (None where undefined), rounded for the card."""
     means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     return {k: None if np.isnan(v) else round(v, 3) for k, v in means.items()}
 
@@ -195,9 +197,12 @@ def run(
             leave_distributed()
 
 
-def update_manifest(folder: Path, file: str, sha: str, part: str, entry: dict) -> None:
+def update_manifest(
+    folder: Path, file: str, sha: str, part: str, entry: dict, **top: object
+) -> None:
     """Add one model (``part``: codec or decoder) to the VMAs folder's manifest, keeping the
-    other's entry (the two are trained by two commands into one folder)."""
+    other's entry (the two are trained by two commands into one folder); ``top`` sets further
+    top-level keys (the decoder's curve calibration)."""
     try:
         data = read_manifest(folder, system="vmas")
     except ModelLoadError:
@@ -205,6 +210,7 @@ def update_manifest(folder: Path, file: str, sha: str, part: str, entry: dict) -
     data.pop("format", None)
     data["files"][file] = sha
     data[part] = entry
+    data.update(top)
     write_manifest(folder, data, overwrite=True)
 
 

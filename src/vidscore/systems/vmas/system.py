@@ -112,22 +112,28 @@ class VMAsSystem(System):
         cond = np.concatenate([per_frame, beats[:, None]], axis=1).astype(np.float32)
         return cond, piece, np.flatnonzero(beats) / rate
 
-    def compose(
-        self, features: VideoFeatures, controls: Controls, params: VMAsParams | None = None
-    ) -> Soundtrack:
-        import librosa
+    def audio(self, cond: np.ndarray, duration: float, params: VMAsParams, seed: int):
+        """``duration`` seconds of audio for a per-frame condition: tokens sampled by the
+        decoder, decoded by the codec, scaled down if they would clip."""
         import torch
 
         from vidscore.systems.vmas.inference import generate
 
+        with torch.inference_mode():
+            codes = generate(self.decoder, torch.from_numpy(cond), params.sampling(seed))
+            audio = self.codec.decode(codes[None])[0].numpy()
+        return limit_peak(audio[: round(duration * self.codec.sample_rate)])
+
+    def compose(
+        self, features: VideoFeatures, controls: Controls, params: VMAsParams | None = None
+    ) -> Soundtrack:
+        import librosa
+
         params = params or VMAsParams()
         cond, piece, video_beats = self.condition(features, controls)
-        with torch.inference_mode():
-            codes = generate(self.decoder, torch.from_numpy(cond), params.sampling(controls.seed))
-            audio = self.codec.decode(codes[None])[0].numpy()
+        audio = self.audio(cond, features.duration, params, controls.seed)
         cuts = [] if controls.ignore_cuts else features.cuts
         rate = self.codec.sample_rate
-        audio = limit_peak(audio[: round(features.duration * rate)])
         tempo, beats = librosa.beat.beat_track(y=audio, sr=rate, units="time")
         bpm = float(np.atleast_1d(tempo)[0]) or 120.0
         timeline = Timeline(

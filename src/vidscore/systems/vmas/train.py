@@ -102,20 +102,27 @@ def collate(frames: int, opts: VMAsTraining):
     return run
 
 
+def teacher_forced(
+    model: VMAsDecoder, codes: torch.Tensor, cond: torch.Tensor, drop: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits, delayed codes, memory) of ``codes (B, K, T)`` under ``cond (B, T, C)``, the
+    condition held on its last row over the delay pattern's tail; ``drop`` rows take null."""
+    k = model.cfg.codebooks
+    delayed = delay(codes, model.cfg.special)
+    cond = torch.cat([cond, cond[:, -1:].expand(-1, k - 1, -1)], dim=1)
+    mem = model.memory(cond, drop)
+    logits, _ = model(delayed, mem)
+    return logits, delayed, mem
+
+
 def losses(
     model: VMAsDecoder, batch: dict[str, torch.Tensor], opts: VMAsTraining
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(Eq. 4's weighted token loss, Eq. 2's contrastive loss) of one batch."""
-    cfg = model.cfg
-    codes, cond = batch["codes"], batch["cond"]
-    k = cfg.codebooks
-    delayed = delay(codes, cfg.special)
-    steps = delayed.shape[-1]
-    cond = torch.cat([cond, cond[:, -1:].expand(-1, k - 1, -1)], dim=1)  # cover the delay tail
-    mem = model.memory(cond, batch["drop"])
-    logits, _ = model(delayed, mem)
+    k = model.cfg.codebooks
+    logits, delayed, mem = teacher_forced(model, batch["codes"], batch["cond"], batch["drop"])
     w = delay(batch["weights"][:, None].expand(-1, k, -1), 0.0)
-    ar = weighted_token_loss(logits, delayed, valid(k, steps, codes.device)[None], w)
+    ar = weighted_token_loss(logits, delayed, valid(k, delayed.shape[-1], w.device)[None], w)
     kept = ~batch["drop"]
     if opts.contrastive > 0 and int(kept.sum()) > 1:
         music, video = model.contrast(logits[kept], mem[kept])
@@ -177,15 +184,9 @@ def evaluate(model: VMAsDecoder, clips: list[Clip], frames: int, count: int) -> 
                 blocks = [cond[i : i + second] for i in range(0, frames, second)]
                 rng.shuffle(blocks)
                 cond = np.concatenate(blocks)
-            batch = {
-                "codes": codes, "cond": torch.from_numpy(cond)[None],
-                "weights": torch.ones(1, frames), "drop": torch.tensor([name == "null"]),
-            }  # fmt: skip
-            k = model.cfg.codebooks
-            delayed = delay(codes, model.cfg.special)
-            cnd = torch.cat([batch["cond"], batch["cond"][:, -1:].expand(-1, k - 1, -1)], dim=1)
-            logits, _ = model(delayed, model.memory(cnd, batch["drop"]))
-            mask = valid(k, delayed.shape[-1])
+            drop = torch.tensor([name == "null"])
+            logits, delayed, _ = teacher_forced(model, codes, torch.from_numpy(cond)[None], drop)
+            mask = valid(model.cfg.codebooks, delayed.shape[-1])
             lp = logits[0].log_softmax(-1)
             tok = delayed[0].clamp(max=model.cfg.cardinality - 1)  # padding is masked out
             ce += float(-lp.gather(-1, tok[..., None])[..., 0][mask].mean())
@@ -260,24 +261,14 @@ def run(
             training = {**asdict(cfg), **asdict(opts), "data": [Path(d).name for d in data]}
             entry = {"config": config, "metrics": metrics, "train": training, "command": command,
                      "codec_sha256": file_sha256(out_dir / CODEC_FILE)}  # fmt: skip
-            update_manifest(out_dir, FILE, sha, "decoder", entry)
-            manifest_calibration(out_dir, corpus.calibration.to_dict())
+            update_manifest(out_dir, FILE, sha, "decoder", entry,
+                            calibration=corpus.calibration.to_dict())  # fmt: skip
             with atomic_path(out_dir / "CARD.md", overwrite=True) as tmp:
                 tmp.write_text(card(facts, metrics, training, command).markdown())
             shutil.rmtree(out_dir / ".resume", ignore_errors=True)
             return metrics
         finally:
             leave_distributed()
-
-
-def manifest_calibration(folder: Path, calibration: dict) -> None:
-    """Store the curve calibration the decoder was trained with in the folder's manifest."""
-    from vidscore.modules.checkpoint import write_manifest
-
-    data = read_manifest(folder, system="vmas")
-    data.pop("format", None)
-    data["calibration"] = calibration
-    write_manifest(folder, data, overwrite=True)
 
 
 def card(facts: ModelFacts, metrics: dict, training: dict, command: str) -> WeightCard:
