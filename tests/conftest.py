@@ -129,3 +129,35 @@ def small_clip(tmp_path_factory) -> Path:
         [CLIPS["bigbuckbunny"], CLIPS["bikes"]], out, segments=[1.5, 1.5], size=(160, 90), fps=25
     )
     return out
+
+
+#: The paired fixture's layout: each real clip with a POP909 excerpt muxed under it as its music
+PAIRED_SPLITS = {"bikes": "train", "bigbuckbunny": "train", "carphone_pristine": "val"}
+
+
+@pytest.fixture(scope="session")
+def paired_layout(tmp_path_factory) -> tuple[Path, dict]:
+    """A DISCO-MV-style folder (ROOT/train, ROOT/val) made from the clips in ../shared/videos,
+    each carrying a rendered POP909 excerpt as its soundtrack; returns the root and the music
+    (mono, 48 kHz) muxed under each clip."""
+    from vidscore.audio.source import MIX_RATE
+    from vidscore.systems.vmas.renders import pieces, render_piece
+    from vidscore.video.io import probe
+    from vidscore.video.mux import mux
+
+    root = tmp_path_factory.mktemp("paired")
+    candidates = pieces([SHARED / "data" / "POP909"], limit=12)
+    music = {}
+    for i, (name, split) in enumerate(sorted(PAIRED_SPLITS.items())):
+        info = probe(CLIPS[name])
+        render = None
+        for piece in candidates[i * 4 :]:
+            render = render_piece(piece, seconds=info.duration, rate=MIX_RATE, seed=0)
+            if render is not None:
+                break
+        assert render is not None, "no POP909 piece long enough for the paired fixture"
+        (root / split).mkdir(exist_ok=True)
+        spool = tone_spool(root / f"{name}.f32", render.audio)
+        mux(CLIPS[name], spool, root / split / f"{name}.mp4", info=info, original=None)
+        music[name] = render.audio
+    return root, music
