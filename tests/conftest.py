@@ -161,3 +161,35 @@ def paired_layout(tmp_path_factory) -> tuple[Path, dict]:
         mux(CLIPS[name], spool, root / split / f"{name}.mp4", info=info, original=None)
         music[name] = render.audio
     return root, music
+
+
+@pytest.fixture(scope="session")
+def tiny_codec_and_clip():
+    """A tiny codec trained for a few seconds on one real POP909 excerpt, and that excerpt."""
+    import numpy as np
+    import torch
+
+    from vidscore.systems.vmas.codec import Codec, CodecConfig
+    from vidscore.systems.vmas.codec_train import MelLoss, codec_loss
+    from vidscore.systems.vmas.renders import Piece, render_piece
+
+    pop909 = SHARED / "data" / "POP909"
+    if not pop909.is_dir():
+        pytest.skip("needs ../shared/data/POP909")
+    r = render_piece(Piece("pop909/001", "train", pop909 / "001" / "001.mid"), seconds=4,
+                     rate=16000, seed=0)  # fmt: skip
+    torch.manual_seed(0)
+    cfg = CodecConfig(channels=32, blocks=1, codebooks=2, codebook_size=32)
+    codec = Codec(cfg)
+    mel = MelLoss(cfg.sample_rate)
+    opt = torch.optim.Adam(codec.parameters(), lr=3e-3)
+    x = torch.from_numpy(r.audio)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        starts = rng.integers(0, len(x) - 8000, 8)
+        batch = torch.stack([x[s : s + 8000] for s in starts])
+        loss = codec_loss(codec, batch, mel)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return codec.eval(), r.audio[:32000]

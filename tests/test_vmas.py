@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import CLIPS, SHARED, run_cli
+from tests.conftest import CLIPS, run_cli
 from vidscore.systems.vmas.alignment import (
     beat_overlap,
     beat_weights,
@@ -17,9 +17,8 @@ from vidscore.systems.vmas.alignment import (
     weighted_token_loss,
     window_peaks,
 )
+from vidscore.systems.vmas.data import COND_DIM
 from vidscore.systems.vmas.pattern import delay, undelay, valid
-
-POP909 = SHARED / "data" / "POP909"
 
 
 def test_delay_pattern_round_trip_and_padding():
@@ -86,34 +85,6 @@ def test_contrastive_loss_falls_on_paired_data_and_not_on_shuffled():
     assert last < 0.3 * first
     _s_first, s_last = train(shuffle=True)
     assert s_last > 0.8 * np.log(32)  # nothing to learn: stays near chance, log(batch)
-
-
-@pytest.fixture(scope="module")
-def tiny_codec_and_clip():
-    """A tiny codec trained for a few seconds on one real POP909 excerpt, and that excerpt."""
-    from vidscore.systems.vmas.codec import Codec, CodecConfig
-    from vidscore.systems.vmas.codec_train import MelLoss, codec_loss
-    from vidscore.systems.vmas.renders import Piece, render_piece
-
-    if not POP909.is_dir():
-        pytest.skip("needs ../shared/data/POP909")
-    r = render_piece(Piece("pop909/001", "train", POP909 / "001" / "001.mid"), seconds=4,
-                     rate=16000, seed=0)  # fmt: skip
-    torch.manual_seed(0)
-    cfg = CodecConfig(channels=32, blocks=1, codebooks=2, codebook_size=32)
-    codec = Codec(cfg)
-    mel = MelLoss(cfg.sample_rate)
-    opt = torch.optim.Adam(codec.parameters(), lr=3e-3)
-    x = torch.from_numpy(r.audio)
-    rng = np.random.default_rng(0)
-    for _ in range(60):
-        starts = rng.integers(0, len(x) - 8000, 8)
-        batch = torch.stack([x[s : s + 8000] for s in starts])
-        loss = codec_loss(codec, batch, mel)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return codec.eval(), r.audio[:32000]
 
 
 @pytest.mark.shared
@@ -187,7 +158,7 @@ def test_cached_sampling_matches_teacher_forcing_and_windows_continue():
     model = VMAsDecoder(VMAsConfig(cardinality=16, d_model=32, layers=2, heads=2, d_ff=64)).eval()
     codes = torch.randint(0, 16, (2, 4, 12))
     d = delay(codes, 16)
-    mem = model.memory(torch.rand(2, 15, 7))
+    mem = model.memory(torch.rand(2, 15, COND_DIM))
     with torch.no_grad():
         full, _ = model(d, mem)
         cache, prev, steps = Cache(), torch.full((2, 4), 16), []
@@ -195,7 +166,7 @@ def test_cached_sampling_matches_teacher_forcing_and_windows_continue():
             steps.append(model.step(prev, mem, cache))
             prev = d[..., s]
     assert torch.allclose(torch.stack(steps, dim=2), full, atol=1e-5)
-    cond = torch.rand(130, 7)
+    cond = torch.rand(130, COND_DIM)
     s = Sampling(window=1.0, overlap=0.4, guidance=2.0, seed=3)
     out = generate(model, cond, s)
     assert out.shape == (4, 130) and int(out.max()) < 16  # never the special token

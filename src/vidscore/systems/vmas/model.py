@@ -16,8 +16,9 @@ Departures from the paper, each for CPU-sized training from music alone:
   only; ``aligned=False`` is that);
 * a learned null condition replaces the memory for classifier-free guidance (trained by dropping
   the condition), as MusicGen does for its text;
-* the paper's Hiera-style video encoder is not in the shipped model (no paired video-music
-  corpus here); see docs/vmas.md.
+* the paper's Hiera-style video encoder (:mod:`.video_encoder`) replaces the curve encoder when
+  ``video`` is set (trained on a paired layout, :mod:`.paired_train`); the shipped model has
+  none (no paired video-music corpus here); see docs/vmas.md.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class VMAsConfig:
     dropout: float = 0.1
     contrast_dim: int = 128
     aligned: bool = True
+    #: the video encoder's config (VideoEncoderConfig.to_dict()); None: the curve condition
+    video: dict | None = None
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
@@ -58,6 +61,16 @@ class VMAsConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def memory_rate(self) -> float:
+        """Condition tokens per second: one per codec frame, or the video encoder's."""
+        if self.video is None:
+            return self.frame_rate
+        from vidscore.systems.vmas.video_encoder import VideoEncoderConfig
+
+        v = VideoEncoderConfig.from_dict(self.video)
+        return v.tokens / v.clip_seconds
 
     @property
     def special(self) -> int:
@@ -137,9 +150,16 @@ class VMAsDecoder(nn.Module):
         self.embed = nn.ModuleList(
             nn.Embedding(cfg.cardinality + 1, d) for _ in range(cfg.codebooks)
         )
-        self.cond = FeatureEncoder(
-            cfg.cond_dim, d, cfg.heads, cfg.cond_layers, cfg.d_ff, cfg.dropout
-        )
+        if cfg.video is None:
+            self.cond = FeatureEncoder(
+                cfg.cond_dim, d, cfg.heads, cfg.cond_layers, cfg.d_ff, cfg.dropout
+            )
+        else:
+            from vidscore.systems.vmas.video_encoder import VideoEncoder, VideoEncoderConfig
+
+            vcfg = VideoEncoderConfig.from_dict(cfg.video)
+            self.video = VideoEncoder(vcfg)
+            self.video_in = nn.Linear(vcfg.out_dim, d)
         self.null = nn.Parameter(torch.zeros(1, 1, d))
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
@@ -151,9 +171,13 @@ class VMAsDecoder(nn.Module):
         self.video_proj = nn.Linear(d, cfg.contrast_dim)
 
     def memory(self, cond: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
-        """``cond (B, T, cond_dim)`` -> ``(B, T, d_model)``; rows where ``drop`` is True take the
-        null condition (classifier-free guidance's unconditional branch)."""
-        mem, _ = self.cond(cond)
+        """``cond (B, T, cond_dim)`` curves, or ``(B, frames, 3, H, W)`` video in [0, 1] when the
+        decoder has a video encoder -> ``(B, tokens, d_model)``; rows where ``drop`` is True take
+        the null condition (classifier-free guidance's unconditional branch)."""
+        if self.cfg.video is None:
+            mem, _ = self.cond(cond)
+        else:
+            mem = self.video_in(self.video(cond))
         if drop is not None and drop.any():
             mem = torch.where(drop[:, None, None], self.null.expand_as(mem), mem)
         return mem
@@ -164,9 +188,11 @@ class VMAsDecoder(nn.Module):
         x = sum(emb(tokens[:, k]) for k, emb in enumerate(self.embed))
         s = tokens.shape[-1]
         x = x + sinusoidal(offset + s, self.cfg.d_model, x.device)[offset:]
-        if self.cfg.aligned:
-            idx = torch.arange(offset, offset + s, device=x.device).clamp(max=memory.shape[1] - 1)
-            x = x + memory[:, idx]
+        if self.cfg.aligned:  # each step takes the condition token of its time
+            idx = torch.arange(offset, offset + s, device=x.device)
+            if self.cfg.video is not None:
+                idx = (idx * (self.cfg.memory_rate / self.cfg.frame_rate)).long()
+            x = x + memory[:, idx.clamp(max=memory.shape[1] - 1)]
         return x
 
     def forward(

@@ -105,11 +105,13 @@ def collate(frames: int, opts: VMAsTraining):
 def teacher_forced(
     model: VMAsDecoder, codes: torch.Tensor, cond: torch.Tensor, drop: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(logits, delayed codes, memory) of ``codes (B, K, T)`` under ``cond (B, T, C)``, the
-    condition held on its last row over the delay pattern's tail; ``drop`` rows take null."""
+    """(logits, delayed codes, memory) of ``codes (B, K, T)`` under ``cond`` (curves ``(B, T, C)``,
+    held on their last row over the delay pattern's tail, or video frames); ``drop`` rows take
+    the null condition."""
     k = model.cfg.codebooks
     delayed = delay(codes, model.cfg.special)
-    cond = torch.cat([cond, cond[:, -1:].expand(-1, k - 1, -1)], dim=1)
+    if model.cfg.video is None:
+        cond = torch.cat([cond, cond[:, -1:].expand(-1, k - 1, -1)], dim=1)
     mem = model.memory(cond, drop)
     logits, _ = model(delayed, mem)
     return logits, delayed, mem
