@@ -64,3 +64,14 @@ def test_decoder_and_video_encoder_train_on_a_paired_layout(
     frames = torch.rand(1, VIDEO.frames, 3, VIDEO.size, VIDEO.size)
     assert decoder.memory(frames).shape == (1, VIDEO.tokens, 32)
     assert "does not yet read a decoder with a video encoder" in (out / "CARD.md").read_text()
+
+
+def test_paired_training_refuses_bad_options_and_a_missing_layout_in_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    r = run_cli("train", "vmas-paired", "--data", tmp_path, "--out", tmp_path / "w",
+                "--video", "huge")  # fmt: skip
+    assert r.returncode == 2 and "--video 'huge'" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run_cli("train", "vmas-paired", "--data", tmp_path / "absent", "--out", tmp_path / "w")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -855,6 +855,69 @@ def train_vmas(
     )  # fmt: skip
 
 
+@train_app.command("vmas-paired")
+def train_vmas_paired(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="Paired layout: ROOT/train, ROOT/val (or test) videos whose soundtrack is the "
+            "music (DISCO-MV style).",
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="VMAs weights folder with the codec.")],
+    video: Annotated[
+        str,
+        typer.Option(
+            "--video",
+            help="Video encoder size: paper (Hiera-Base, 96 frames of 224 px) or tiny (8 frames "
+            "of 64 px, for tests).",
+        ),
+    ] = "paper",
+    epochs: Annotated[int, typer.Option("--epochs", help="One window of every clip each.")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 4,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-4,
+    d_model: Annotated[int, typer.Option("--d-model")] = 128,
+    layers: Annotated[int, typer.Option("--layers", help="Decoder layers.")] = 4,
+    floor: Annotated[
+        float, typer.Option("--floor", help="Eq. 4's weight floor (1: no beat weighting).")
+    ] = 0.5,
+    contrastive: Annotated[
+        float, typer.Option("--contrastive", help="Eq. 2's weight (0: no contrastive term).")
+    ] = 0.1,
+    beat_window: Annotated[
+        int, typer.Option("--beat-window", help="Eq. 3's window, codec frames either side.")
+    ] = 5,
+    cond_drop: Annotated[float, typer.Option("--cond-drop")] = 0.15,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the decoder already in --out.")
+    ] = False,
+) -> None:
+    """Train VMAs' decoder and its Hiera-style video encoder on paired video-music clips."""
+    from vidscore.modules.trainer import TrainConfig
+    from vidscore.systems.vmas.model import VMAsConfig
+    from vidscore.systems.vmas.paired_train import run
+    from vidscore.systems.vmas.train import VMAsTraining
+    from vidscore.systems.vmas.video_encoder import VideoEncoderConfig
+
+    presets = {"paper": VideoEncoderConfig, "tiny": VideoEncoderConfig.tiny}
+    if video not in presets:
+        raise UsageError(f"--video {video!r}: choose from {', '.join(presets)}")
+    try:
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+        opts = VMAsTraining(cond_drop=cond_drop, beat_window=beat_window, floor=floor,
+                            contrastive=contrastive)  # fmt: skip
+        model_cfg = VMAsConfig(d_model=d_model, layers=layers, d_ff=4 * d_model)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    _train_and_report(
+        run, data, out_dir, "decoder.safetensors, manifest.json, CARD.md",
+        model_cfg=model_cfg, video_cfg=presets[video](), cfg=cfg, opts=opts, overwrite=overwrite,
+    )  # fmt: skip
+
+
 def _train_and_report(run, data, out_dir: Path, files: str, **kwargs) -> None:
     """Run a system's trainer (``run(data, out_dir, ...)``) under the epoch progress bars with
     the command line for its card, then print its held-out scores and what it wrote."""
