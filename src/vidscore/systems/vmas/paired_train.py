@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -27,17 +26,21 @@ import numpy as np
 import torch
 
 from vidscore.errors import InputError
-from vidscore.modules.checkpoint import file_sha256, save_module
 from vidscore.modules.trainer import Progress, TrainConfig, Trainer, claim_main, leave_distributed
-from vidscore.outputs import atomic_path, check_output_folder
+from vidscore.outputs import check_output_folder
 from vidscore.systems.common.card import ModelFacts, WeightCard
 from vidscore.systems.vmas.alignment import beat_weights
-from vidscore.systems.vmas.codec_train import FILE as CODEC_FILE
-from vidscore.systems.vmas.codec_train import update_manifest
 from vidscore.systems.vmas.data import onset_frames, pulse
 from vidscore.systems.vmas.model import VMAsConfig, VMAsDecoder
 from vidscore.systems.vmas.pattern import valid
-from vidscore.systems.vmas.train import FILE, KIND, VMAsTraining, load_codec, losses, teacher_forced
+from vidscore.systems.vmas.train import (
+    FILE,
+    VMAsTraining,
+    load_codec,
+    losses,
+    save_decoder,
+    teacher_forced,
+)
 from vidscore.systems.vmas.video_encoder import VideoEncoderConfig
 
 CONDITIONS = ("real", "shuffled", "null")
@@ -177,16 +180,10 @@ def run(
                 return None
             metrics = evaluate(model, held, vcfg)
             metrics["split"] = {"train": len(train), "held_out": len(held)}
-            config = model_cfg.to_dict()
-            sha = save_module(model, out_dir / FILE, kind=KIND, config=config, overwrite=overwrite)
-            facts = ModelFacts.of(FILE, "VMAs decoder with video encoder", model, config, sha)
             training = {**asdict(cfg), **asdict(opts), "data": Path(root).name}
-            entry = {"config": config, "metrics": metrics, "train": training, "command": command,
-                     "codec_sha256": file_sha256(out_dir / CODEC_FILE)}  # fmt: skip
-            update_manifest(out_dir, FILE, sha, "decoder", entry)
-            with atomic_path(out_dir / "CARD.md", overwrite=True) as tmp:
-                tmp.write_text(card(facts, metrics, training, command).markdown())
-            shutil.rmtree(out_dir / ".resume", ignore_errors=True)
+            save_decoder(model, out_dir, "VMAs decoder with video encoder", card,
+                         metrics=metrics, training=training, command=command,
+                         overwrite=overwrite)  # fmt: skip
             return metrics
         finally:
             leave_distributed()

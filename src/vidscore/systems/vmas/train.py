@@ -257,20 +257,38 @@ def run(
             metrics["clips"] = {
                 s: sum(c.split == s for c in clips) for s in ("train", "val", "test")
             }
-            config = model_cfg.to_dict()
-            sha = save_module(model, out_dir / FILE, kind=KIND, config=config, overwrite=overwrite)
-            facts = ModelFacts.of(FILE, "VMAs decoder", model, config, sha)
             training = {**asdict(cfg), **asdict(opts), "data": [Path(d).name for d in data]}
-            entry = {"config": config, "metrics": metrics, "train": training, "command": command,
-                     "codec_sha256": file_sha256(out_dir / CODEC_FILE)}  # fmt: skip
-            update_manifest(out_dir, FILE, sha, "decoder", entry,
-                            calibration=corpus.calibration.to_dict())  # fmt: skip
-            with atomic_path(out_dir / "CARD.md", overwrite=True) as tmp:
-                tmp.write_text(card(facts, metrics, training, command).markdown())
-            shutil.rmtree(out_dir / ".resume", ignore_errors=True)
+            save_decoder(model, out_dir, "VMAs decoder", card, metrics=metrics, training=training,
+                         command=command, overwrite=overwrite,
+                         calibration=corpus.calibration.to_dict())  # fmt: skip
             return metrics
         finally:
             leave_distributed()
+
+
+def save_decoder(
+    model: VMAsDecoder,
+    out_dir: Path,
+    name: str,
+    card_of,
+    *,
+    metrics: dict,
+    training: dict,
+    command: str,
+    overwrite: bool,
+    **top: object,
+) -> None:
+    """Write the trained decoder, its manifest entry (beside the codec's; ``top``: further
+    top-level keys) and its card (``card_of(facts, metrics, training, command)``)."""
+    config = model.cfg.to_dict()
+    sha = save_module(model, out_dir / FILE, kind=KIND, config=config, overwrite=overwrite)
+    facts = ModelFacts.of(FILE, name, model, config, sha)
+    entry = {"config": config, "metrics": metrics, "train": training, "command": command,
+             "codec_sha256": file_sha256(out_dir / CODEC_FILE)}  # fmt: skip
+    update_manifest(out_dir, FILE, sha, "decoder", entry, **top)
+    with atomic_path(out_dir / "CARD.md", overwrite=True) as tmp:
+        tmp.write_text(card_of(facts, metrics, training, command).markdown())
+    shutil.rmtree(out_dir / ".resume", ignore_errors=True)
 
 
 def card(facts: ModelFacts, metrics: dict, training: dict, command: str) -> WeightCard:
