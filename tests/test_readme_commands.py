@@ -33,6 +33,12 @@ ELSEWHERE = {
     ("compose", "--executor"): ("test_batch.py", 'executor="ray"'),
     ("compose", "--address"): ("test_batch.py", '"--address"'),
     ("evaluate", "--vmcp"): ("test_retrieval.py", '"--vmcp"'),
+    # paired training needs a paired corpus: its trainer is tested on the paired fixture through
+    # run(), the command line through its refusals
+    **{
+        ("train vmas-paired", opt): ("test_vmas_paired.py", '"vmas-paired"')
+        for opt in ("", "--data", "--out", "--video")
+    },
     # the web app runs until stopped: its test starts it, drives it in Chromium and stops it
     **{
         ("serve", opt): ("test_serve.py", '"serve",')
