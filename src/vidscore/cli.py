@@ -44,6 +44,17 @@ Executor = Annotated[str, typer.Option("--executor", help="With --out-dir: local
 Address = Annotated[
     str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
 ]
+#: the alignment options both VMAs decoder trainers share (train vmas, train vmas-paired)
+VMAsFloor = Annotated[
+    float, typer.Option("--floor", help="Eq. 4's weight floor (1: no beat weighting).")
+]
+VMAsContrastive = Annotated[
+    float, typer.Option("--contrastive", help="Eq. 2's weight (0: no contrastive term).")
+]
+VMAsBeatWindow = Annotated[
+    int, typer.Option("--beat-window", help="Eq. 3's window, codec frames either side.")
+]
+VMAsCondDrop = Annotated[float, typer.Option("--cond-drop")]
 
 
 data_app = typer.Typer(help="Datasets and test material.", no_args_is_help=True)
@@ -805,16 +816,10 @@ def train_vmas(
     d_model: Annotated[int, typer.Option("--d-model")] = 128,
     layers: Annotated[int, typer.Option("--layers", help="Decoder layers.")] = 4,
     window: Annotated[float, typer.Option("--window", help="Seconds per training window.")] = 4.0,
-    floor: Annotated[
-        float, typer.Option("--floor", help="Eq. 4's weight floor (1: no beat weighting).")
-    ] = 0.5,
-    contrastive: Annotated[
-        float, typer.Option("--contrastive", help="Eq. 2's weight (0: no contrastive term).")
-    ] = 0.1,
-    beat_window: Annotated[
-        int, typer.Option("--beat-window", help="Eq. 3's window, codec frames either side.")
-    ] = 5,
-    cond_drop: Annotated[float, typer.Option("--cond-drop")] = 0.15,
+    floor: VMAsFloor = 0.5,
+    contrastive: VMAsContrastive = 0.1,
+    beat_window: VMAsBeatWindow = 5,
+    cond_drop: VMAsCondDrop = 0.15,
     clips: Annotated[
         int, typer.Option("--clips", help="Training clips to encode and use (0: all).")
     ] = 0,
@@ -879,16 +884,10 @@ def train_vmas_paired(
     lr: Annotated[float, typer.Option("--lr")] = 1e-4,
     d_model: Annotated[int, typer.Option("--d-model")] = 128,
     layers: Annotated[int, typer.Option("--layers", help="Decoder layers.")] = 4,
-    floor: Annotated[
-        float, typer.Option("--floor", help="Eq. 4's weight floor (1: no beat weighting).")
-    ] = 0.5,
-    contrastive: Annotated[
-        float, typer.Option("--contrastive", help="Eq. 2's weight (0: no contrastive term).")
-    ] = 0.1,
-    beat_window: Annotated[
-        int, typer.Option("--beat-window", help="Eq. 3's window, codec frames either side.")
-    ] = 5,
-    cond_drop: Annotated[float, typer.Option("--cond-drop")] = 0.15,
+    floor: VMAsFloor = 0.5,
+    contrastive: VMAsContrastive = 0.1,
+    beat_window: VMAsBeatWindow = 5,
+    cond_drop: VMAsCondDrop = 0.15,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     overwrite: Annotated[

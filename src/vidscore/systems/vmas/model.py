@@ -160,6 +160,8 @@ class VMAsDecoder(nn.Module):
             vcfg = VideoEncoderConfig.from_dict(cfg.video)
             self.video = VideoEncoder(vcfg)
             self.video_in = nn.Linear(vcfg.out_dim, d)
+        #: condition tokens per decoding step (1 for the curves), for the aligned path
+        self.tokens_per_step = cfg.memory_rate / cfg.frame_rate
         self.null = nn.Parameter(torch.zeros(1, 1, d))
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
@@ -191,7 +193,7 @@ class VMAsDecoder(nn.Module):
         if self.cfg.aligned:  # each step takes the condition token of its time
             idx = torch.arange(offset, offset + s, device=x.device)
             if self.cfg.video is not None:
-                idx = (idx * (self.cfg.memory_rate / self.cfg.frame_rate)).long()
+                idx = (idx * self.tokens_per_step).long()
             x = x + memory[:, idx.clamp(max=memory.shape[1] - 1)]
         return x
 

@@ -26,20 +26,20 @@ import numpy as np
 import torch
 
 from vidscore.errors import InputError
-from vidscore.modules.trainer import Progress, TrainConfig, Trainer, claim_main, leave_distributed
+from vidscore.modules.trainer import Progress, TrainConfig, claim_main, leave_distributed
 from vidscore.outputs import check_output_folder
 from vidscore.systems.common.card import ModelFacts, WeightCard
 from vidscore.systems.vmas.alignment import beat_weights
 from vidscore.systems.vmas.data import onset_frames, pulse
 from vidscore.systems.vmas.model import VMAsConfig, VMAsDecoder
-from vidscore.systems.vmas.pattern import valid
 from vidscore.systems.vmas.train import (
     FILE,
     VMAsTraining,
+    fit_decoder,
+    held_out,
     load_codec,
-    losses,
     save_decoder,
-    teacher_forced,
+    token_scores,
 )
 from vidscore.systems.vmas.video_encoder import VideoEncoderConfig
 
@@ -118,13 +118,7 @@ def evaluate(model: VMAsDecoder, items: list[PairedItem], vcfg: VideoEncoderConf
             if name == "shuffled":
                 video = video[rng.permutation(len(video))]
             drop = torch.tensor([name == "null"])
-            logits, delayed, _ = teacher_forced(
-                model, torch.from_numpy(codes)[None], video[None], drop
-            )
-            mask = valid(model.cfg.codebooks, delayed.shape[-1])
-            lp = logits[0].log_softmax(-1)
-            tok = delayed[0].clamp(max=model.cfg.cardinality - 1)
-            ce.append(float(-lp.gather(-1, tok[..., None])[..., 0][mask].mean()))
+            ce.append(token_scores(model, torch.from_numpy(codes)[None], video[None], drop)[0])
         out[name] = {"token_ce": round(float(np.mean(ce)), 4)}
     out["clips"] = len(items)
     return out
@@ -160,21 +154,12 @@ def run(
             load_clip(v, fps=vcfg.fps, size=vcfg.size, rate=codec.sample_rate) for v in scan(root)
         ]
         items = build_items(clips, codec, opts.beat_window)
-        train = [i for i in items if i.split == "train"]
-        held = [i for i in items if i.split == "val"] or [i for i in items if i.split == "test"]
+        train, held = held_out(items)
         if not train or not held:
             raise InputError(f"{root}: need videos in train/ and in val/ or test/")
-        torch.manual_seed(cfg.seed)
-        model = VMAsDecoder(model_cfg)
-        model.codec_embeddings.copy_(codec.embeddings())
-        trainer = Trainer(cfg, state_dir=out_dir / ".resume", progress=progress)
-
-        def loss_fn(m, batch):
-            ar, con = losses(m, batch, opts)
-            return ar + opts.contrastive * con
-
-        model = trainer.fit(model, train, collate(vcfg, codec.frame_rate, opts), loss_fn,
-                            name="decoder")  # fmt: skip
+        batches = collate(vcfg, codec.frame_rate, opts)
+        model, trainer = fit_decoder(model_cfg, codec, train, batches, cfg, opts,
+                                     out_dir / ".resume", progress)  # fmt: skip
         try:
             if not trainer.world.is_main:
                 return None

@@ -165,6 +165,50 @@ def piece_curves(data, renders, corpus, seconds: float, seed: int) -> dict:
 
 
 @torch.no_grad()
+def token_scores(
+    model: VMAsDecoder, codes: torch.Tensor, cond: torch.Tensor, drop: torch.Tensor
+) -> tuple[float, float]:
+    """(per-token cross-entropy, top-1 accuracy) of one teacher-forced window ``codes (1, K,
+    T)``, uniform weights, the delay pattern's padding left out."""
+    logits, delayed, _ = teacher_forced(model, codes, cond, drop)
+    mask = valid(model.cfg.codebooks, delayed.shape[-1])
+    lp = logits[0].log_softmax(-1)
+    tok = delayed[0].clamp(max=model.cfg.cardinality - 1)  # padding is masked out
+    ce = float(-lp.gather(-1, tok[..., None])[..., 0][mask].mean())
+    return ce, float((lp.argmax(-1) == tok)[mask].float().mean())
+
+
+def held_out(items: list) -> tuple[list, list]:
+    """(training items, held-out items: the validation split, else the test split)."""
+    train = [c for c in items if c.split == "train"]
+    return train, [c for c in items if c.split == "val"] or [c for c in items if c.split == "test"]
+
+
+def fit_decoder(
+    model_cfg: VMAsConfig,
+    codec,
+    train: list,
+    collate_fn,
+    cfg: TrainConfig,
+    opts: VMAsTraining,
+    state_dir: Path,
+    progress: Progress | None,
+) -> tuple[VMAsDecoder, Trainer]:
+    """A decoder reading ``codec``'s tokens, trained on ``train`` with the paper's loss (Eq. 4
+    plus ``contrastive`` x Eq. 2); returns it and its trainer."""
+    torch.manual_seed(cfg.seed)
+    model = VMAsDecoder(model_cfg)
+    model.codec_embeddings.copy_(codec.embeddings())
+    trainer = Trainer(cfg, state_dir=state_dir, progress=progress)
+
+    def loss_fn(m, batch):
+        ar, con = losses(m, batch, opts)
+        return ar + opts.contrastive * con
+
+    return trainer.fit(model, train, collate_fn, loss_fn, name="decoder"), trainer
+
+
+@torch.no_grad()
 def evaluate(model: VMAsDecoder, clips: list[Clip], frames: int, count: int) -> dict:
     """Held-out per-token cross-entropy (uniform weights) and top-1 accuracy, fed each window's
     own condition, the condition shuffled in one-second blocks, and the null condition."""
@@ -187,13 +231,8 @@ def evaluate(model: VMAsDecoder, clips: list[Clip], frames: int, count: int) -> 
                 rng.shuffle(blocks)
                 cond = np.concatenate(blocks)
             drop = torch.tensor([name == "null"])
-            logits, delayed, _ = teacher_forced(model, codes, torch.from_numpy(cond)[None], drop)
-            mask = valid(model.cfg.codebooks, delayed.shape[-1])
-            lp = logits[0].log_softmax(-1)
-            tok = delayed[0].clamp(max=model.cfg.cardinality - 1)  # padding is masked out
-            ce += float(-lp.gather(-1, tok[..., None])[..., 0][mask].mean())
-            acc += float((lp.argmax(-1) == tok)[mask].float().mean())
-            n += 1
+            c_e, top1 = token_scores(model, codes, torch.from_numpy(cond)[None], drop)
+            ce, acc, n = ce + c_e, acc + top1, n + 1
         out[name] = {"token_ce": round(ce / n, 4), "top1": round(acc / n, 4)}
     out["windows"] = len(windows)
     return out
@@ -235,21 +274,12 @@ def run(
         clips = build_clips(
             chosen, codec, curves, window=opts.beat_window, cache=where, codec_sha=codec_sha
         )
-        train = [c for c in clips if c.split == "train"]
-        held = [c for c in clips if c.split == "val"] or [c for c in clips if c.split == "test"]
+        train, held = held_out(clips)
         if not train or not held:
             raise InputError(f"{data}: need training and held-out pieces with curves")
         frames = round(opts.window * codec.frame_rate)
-        torch.manual_seed(cfg.seed)
-        model = VMAsDecoder(model_cfg)
-        model.codec_embeddings.copy_(codec.embeddings())
-        trainer = Trainer(cfg, state_dir=out_dir / ".resume", progress=progress)
-
-        def loss_fn(m, batch):
-            ar, con = losses(m, batch, opts)
-            return ar + opts.contrastive * con
-
-        model = trainer.fit(model, train, collate(frames, opts), loss_fn, name="decoder")
+        model, trainer = fit_decoder(model_cfg, codec, train, collate(frames, opts), cfg, opts,
+                                     out_dir / ".resume", progress)  # fmt: skip
         try:
             if not trainer.world.is_main:
                 return None
