@@ -14,12 +14,19 @@ composed with seed 0 through :class:`~vidscore.systems.vmas.system.VMAsSystem`:
   its lift over the density-matched evenly spaced baseline, on each clip; the issue's bar is a
   lift ratio (AV-Align / evenly spaced) above 1.2 on the montages with the beat weighting.
 * the same with the condition's beat pulse **shuffled in time** (one-second blocks), the
-  ablation that shows the alignment comes through the model.
+  ablation that shows the alignment comes through the model;
+* **onsets on the pulse**: AV-Align (40 ms) of each take's onsets against the pulse it was
+  given and against the other take's pulse, crossed; "given" above "other" is the decoder
+  putting onsets where it is told, whatever the video's own flow peaks are.
+
+Sampling is the system's default unless ``--guidance`` / ``--beat-guidance`` say otherwise
+(:mod:`vidscore.systems.vmas.inference`).
 
     python benchmarks/vmas.py [--variant shipped=src/vidscore/weights/vmas ...]
-        [--symbolic diffbgm,video2music] [--renders 40]
+        [--symbolic diffbgm,video2music] [--renders 40] [--guidance G] [--beat-guidance B]
+        [--name vmas]
 
-Writes benchmarks/results/vmas.json, vmas.md and vmas.png.
+Writes benchmarks/results/NAME.json, .md and .png.
 """
 
 from __future__ import annotations
@@ -75,26 +82,30 @@ def describe(y: np.ndarray, sr: int) -> dict:
     }
 
 
-def shuffled_pulse(cond: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
-    """The condition with its beat pulse (last column) moved in one-second blocks."""
-    out = cond.copy()
-    n = round(rate)
-    blocks = [out[i : i + n, -1].copy() for i in range(0, len(out), n)]
-    order = np.random.default_rng(seed).permutation(len(blocks))
-    out[:, -1] = np.concatenate([blocks[i] for i in order])[: len(out)]
-    return out
-
-
-def compose_clip(system, features, seed: int, shuffle: bool) -> np.ndarray:
-    """What ``compose`` plays for the clip (the system's own condition and generation), with
-    the beat pulse shuffled when asked."""
-    from vidscore.systems.vmas.system import VMAsParams
+def compose_clip(system, features, seed: int, shuffle: bool, params):
+    """(audio, pulse times) of what ``compose`` plays for the clip (the system's own condition
+    and generation, sampled with ``params``), with the beat pulse moved when asked."""
+    from vidscore.systems.vmas.data import PULSE, moved_pulse
     from vidscore.types import Controls
 
     cond, _, _ = system.condition(features, Controls(seed=seed))
     if shuffle:
-        cond = shuffled_pulse(cond, system.codec.frame_rate, seed)
-    return system.audio(cond, features.duration, VMAsParams(), seed)
+        cond = moved_pulse(cond, system.codec.frame_rate, system.beat_window, seed)
+    y = system.audio(cond, features.duration, params, seed)
+    return y, np.flatnonzero(cond[:, PULSE]) / system.codec.frame_rate
+
+
+def beat_follow(takes: list[tuple[np.ndarray, np.ndarray]], sr: int) -> dict:
+    """AV-Align (40 ms) of each take's onsets against the pulse it was given, and against the
+    other take's pulse (the real and the moved one, crossed): the decoder follows its beats
+    where the first is above the second."""
+    from vidscore.metrics.alignment import audio_onsets, av_align
+
+    (y, p), (ys, ps) = takes
+    a, b = audio_onsets(y, sr), audio_onsets(ys, sr)
+    given = (av_align(a, p, 0.04) + av_align(b, ps, 0.04)) / 2
+    other = (av_align(a, ps, 0.04) + av_align(b, p, 0.04)) / 2
+    return {"given": round(given, 4), "other": round(other, 4)}
 
 
 def alignment(y: np.ndarray, sr: int, features) -> dict:
@@ -131,6 +142,10 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], help="NAME=DIR (repeatable)")
     ap.add_argument("--symbolic", default="diffbgm,video2music")
     ap.add_argument("--renders", type=int, default=40, help="held-out renders for the references")
+    ap.add_argument("--guidance", type=float, default=None,
+                    help="classifier-free guidance (default: the system's)")  # fmt: skip
+    ap.add_argument("--beat-guidance", type=float, default=None,
+                    help="guidance towards the video beats (default: the system's)")  # fmt: skip
     ap.add_argument("--name", default="vmas")
     args = ap.parse_args()
     import torch
@@ -138,7 +153,7 @@ def main() -> None:
     from vidscore.features.analyze import analyze
     from vidscore.metrics.audio import MelStats, frechet_distance
     from vidscore.systems.vmas.renders import load_renders
-    from vidscore.systems.vmas.system import VMAsSystem
+    from vidscore.systems.vmas.system import VMAsParams, VMAsSystem
 
     torch.set_num_threads(2)
     variants = dict(v.split("=", 1) for v in args.variant) or {"shipped": str(WEIGHTS)}
@@ -155,7 +170,10 @@ def main() -> None:
     }
     emb = MelStats()
     held_emb = np.concatenate([emb.embed(y) for y in held])
-    doc: dict = {"references": references, "variants": {}}
+    given = {"guidance": args.guidance, "beat_guidance": args.beat_guidance}
+    params = VMAsParams(**{k: v for k, v in given.items() if v is not None})
+    doc: dict = {"references": references, "variants": {},
+                 "guidance": params.guidance, "beat_guidance": params.beat_guidance}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         clips = [SHARED / s for s in SOURCES] + montages(Path(tmp))
         features = [analyze(c) for c in clips]
@@ -172,13 +190,15 @@ def main() -> None:
             rows, gen = {}, []
             for clip, f in zip(clips, features, strict=True):
                 print(name, clip.name, flush=True)
-                y = compose_clip(system, f, 0, shuffle=False)
-                ys = compose_clip(system, f, 0, shuffle=True)
+                take = compose_clip(system, f, 0, shuffle=False, params=params)
+                moved = compose_clip(system, f, 0, shuffle=True, params=params)
+                y, ys = take[0], moved[0]
                 gen.append(y)
                 rows[clip.name] = {
                     **describe(y, RATE),
                     "av_align": alignment(y, RATE, f),
                     "av_align_pulse_shuffled": alignment(ys, RATE, f),
+                    "beat_follow": beat_follow([take, moved], RATE),
                 }
             g = np.concatenate([emb.embed(y) for y in gen])
             fad = {"held-out renders": round(frechet_distance(held_emb, g), 3)}
@@ -211,8 +231,9 @@ def markdown(doc: dict) -> str:
             + ", ".join(f"{k} {x}" for k, x in v["fad_melstats"].items()),
             "",
             "| clip | peak dBFS | RMS dBFS | clipped | chroma entropy | onsets/s | AV-Align | "
-            "evenly spaced | ratio | AV-Align, pulse shuffled | ratio |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "evenly spaced | ratio | AV-Align, pulse shuffled | ratio | onsets on the given "
+            "pulse | on the other |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for clip, r in v["clips"].items():
             a, s = r["av_align"], r["av_align_pulse_shuffled"]
@@ -220,9 +241,19 @@ def markdown(doc: dict) -> str:
                 f"| {clip} | {r['peak_dbfs']} | {r['rms_dbfs']} | {r['clipped_share']} | "
                 f"{r['chroma_entropy_bits']} | {r['onsets_per_second']} | {a['score']} | "
                 f"{a['evenly_spaced']} | {a['ratio_over_even']} | {s['score']} | "
-                f"{s['ratio_over_even']} |"
+                f"{s['ratio_over_even']} | {r['beat_follow']['given']} | "
+                f"{r['beat_follow']['other']} |"
             )
-        lines.append("")
+        follow = [r["beat_follow"] for r in v["clips"].values()]
+        lines += [
+            "",
+            "Onsets on the pulse (AV-Align, 40 ms, of each take against the pulse it was given "
+            "and against the other take's; mean over clips): given "
+            f"{np.mean([f['given'] for f in follow]):.4f}, other "
+            f"{np.mean([f['other'] for f in follow]):.4f}.",
+            "",
+        ]
+    lines.insert(1, f"Sampling: guidance {doc['guidance']}, beat guidance {doc['beat_guidance']}.")
     for s, d in doc.get("symbolic", {}).items():
         lines.append(
             f"Symbolic {s}, rendered: FAD against held-out renders {d['fad_vs_held_out_renders']}."

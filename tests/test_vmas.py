@@ -17,7 +17,7 @@ from vidscore.systems.vmas.alignment import (
     weighted_token_loss,
     window_peaks,
 )
-from vidscore.systems.vmas.data import COND_DIM
+from vidscore.systems.vmas.data import COND_DIM, PULSE, beat_condition, moved_pulse, pulse
 from vidscore.systems.vmas.pattern import delay, undelay, valid
 
 
@@ -48,6 +48,54 @@ def test_window_peaks_and_beat_weights_on_constructed_onsets():
     assert np.all(beat_weights(music, video, 2, floor=1.0) == 1.0)  # the plain loss
     with pytest.raises(ValueError):
         beat_weights(music, video, 2, floor=1.5)
+
+
+def test_the_beat_condition_carries_the_pulse_and_the_time_since_it():
+    beats = np.zeros(12)
+    beats[[3, 8]] = 1
+    cols = beat_condition(beats, window=2)
+    assert cols[:, 0].tolist() == beats.tolist()
+    assert np.all(cols[:3, 1] == 0)  # no beat yet
+    assert cols[3, 1] == cols[8, 1] == 1.0
+    assert np.allclose(cols[4:8, 1], np.exp(-np.arange(1, 5) / 2))  # decays until the next
+    assert np.allclose(cols[9, 1], np.exp(-0.5))
+
+
+def test_a_pulse_held_to_a_rate_keeps_the_strongest_window_maxima():
+    x = np.zeros(40)
+    x[[5, 15, 25, 35]] = [1.0, 4.0, 2.0, 3.0]  # four window maxima
+    assert np.flatnonzero(pulse(x, 3)).tolist() == [5, 15, 25, 35]  # all above the mean
+    assert np.flatnonzero(pulse(x, 3, count=2)).tolist() == [15, 35]
+    assert np.flatnonzero(pulse(x, 3, count=3)).tolist() == [15, 25, 35]
+    assert pulse(x, 3, count=10).sum() == 4  # no more beats than the curve has maxima
+    assert pulse(x, 3, count=0).sum() == 0
+
+
+def test_a_moved_pulse_keeps_the_curves_and_the_number_of_beats():
+    rng = np.random.default_rng(0)
+    beats = (rng.random(300) < 0.08).astype(np.float32)
+    cond = np.concatenate(
+        [rng.random((300, PULSE)).astype(np.float32), beat_condition(beats, 5)], axis=1
+    )
+    moved = moved_pulse(cond, 50.0, 5, seed=1)
+    assert np.array_equal(moved[:, :PULSE], cond[:, :PULSE])
+    assert moved[:, PULSE].sum() == beats.sum()
+    assert not np.array_equal(moved[:, PULSE], beats)
+    assert np.array_equal(moved[:, PULSE:], beat_condition(moved[:, PULSE], 5))  # accent redrawn
+    assert np.array_equal(cond[:, PULSE], beats)  # the input is not modified
+
+
+def test_guidance_mixes_the_conditional_null_and_moved_pulse_logits():
+    from vidscore.systems.vmas.inference import Sampling, mix
+
+    c, null, moved = torch.tensor([2.0]), torch.tensor([1.0]), torch.tensor([0.5])
+    assert mix(torch.stack([c]), Sampling(guidance=1.0)) == 2.0
+    assert mix(torch.stack([c, null]), Sampling(guidance=3.0)) == 1.0 + 3.0 * 1.0
+    assert mix(torch.stack([c, moved]), Sampling(guidance=1.0, beat_guidance=2.0)) == 2.0 + 1.5
+    both = mix(torch.stack([c, null, moved]), Sampling(guidance=3.0, beat_guidance=2.0))
+    assert both == 4.0 + 1.0 * 1.5
+    with pytest.raises(ValueError):
+        Sampling(beat_guidance=0.5)
 
 
 def test_weighted_token_loss_counts_only_weighted_valid_steps():
@@ -171,6 +219,12 @@ def test_cached_sampling_matches_teacher_forcing_and_windows_continue():
     out = generate(model, cond, s)
     assert out.shape == (4, 130) and int(out.max()) < 16  # never the special token
     assert torch.equal(out, generate(model, cond, s))  # a seed gives the same tokens
+    beat = Sampling(window=1.0, overlap=0.4, guidance=2.0, beat_guidance=3.0, seed=3)
+    with pytest.raises(ValueError, match="pulse moved"):
+        generate(model, cond, beat)
+    contrast = torch.from_numpy(moved_pulse(cond.numpy(), 50.0, 5, seed=1))
+    guided = generate(model, cond, beat, contrast=contrast)
+    assert guided.shape == (4, 130) and not torch.equal(guided, out)
 
 
 @pytest.mark.shared
@@ -194,3 +248,33 @@ def test_vmas_scores_each_real_clip_with_music_that_is_neither_silent_nor_clippe
         x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float) / 32768
     assert np.sqrt(np.mean(x**2)) > 0.01  # not silent
     assert np.mean(np.abs(x) > 0.999) < 1e-4  # not clipping
+
+
+def test_a_decoder_trained_before_the_beat_accent_is_refused_with_a_clear_error(
+    tmp_path, tiny_codec_and_clip
+):
+    from vidscore.errors import ModelLoadError
+    from vidscore.modules.checkpoint import save_module
+    from vidscore.systems.vmas.codec_train import KIND as CODEC_KIND
+    from vidscore.systems.vmas.codec_train import update_manifest
+    from vidscore.systems.vmas.model import VMAsConfig, VMAsDecoder
+    from vidscore.systems.vmas.system import VMAsSystem
+    from vidscore.systems.vmas.train import KIND
+
+    codec, _ = tiny_codec_and_clip
+    config = codec.cfg.to_dict()
+    sha = save_module(codec, tmp_path / "codec.safetensors", kind=CODEC_KIND, config=config)
+    update_manifest(tmp_path, "codec.safetensors", sha, "codec", {"config": config})
+    for cond_dim in (COND_DIM, COND_DIM - 1):  # today's, and one without the accent column
+        cfg = VMAsConfig(codebooks=codec.codebooks, cardinality=codec.cardinality,
+                         codec_dim=codec.cfg.dim, cond_dim=cond_dim, d_model=32, layers=1,
+                         heads=2, d_ff=64)  # fmt: skip
+        sha = save_module(VMAsDecoder(cfg), tmp_path / "decoder.safetensors", kind=KIND,
+                          config=cfg.to_dict(), overwrite=True)  # fmt: skip
+        entry = {"config": cfg.to_dict(), "train": {"beat_window": 5}, "pulse_rate": 3.5}
+        update_manifest(tmp_path, "decoder.safetensors", sha, "decoder", entry)
+        if cond_dim == COND_DIM:
+            assert VMAsSystem.load(tmp_path).pulse_rate == 3.5
+        else:
+            with pytest.raises(ModelLoadError, match="retrain"):
+                VMAsSystem.load(tmp_path)

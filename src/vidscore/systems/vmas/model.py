@@ -6,9 +6,10 @@ of the previous step's tokens; K linear heads predict the K tokens of the step (
 :mod:`.pattern`); pre-norm layers of causal self-attention, cross-attention to the condition and
 a feed-forward block; sinusoidal positions, so a window of any length can be sampled.
 
-The condition is a frame-rate sequence (the codec's 50 frames/s) of the control curves and the
-beat pulse, encoded by a small transformer (:class:`~vidscore.modules.encoders.FeatureEncoder`):
-the "video tokens" of the paper, computed from music at training and from the video at compose.
+The condition is a frame-rate sequence (the codec's 50 frames/s) of the control curves, the
+beat pulse and its accent (:mod:`.data`), encoded by a small transformer
+(:class:`~vidscore.modules.encoders.FeatureEncoder`): the "video tokens" of the paper, computed
+from music at training and from the video at compose.
 Departures from the paper, each for CPU-sized training from music alone:
 
 * ``aligned``: the encoded condition of frame t is also added to the input of step t, so timing
@@ -41,7 +42,7 @@ class VMAsConfig:
     cardinality: int = 256
     codec_dim: int = 128
     frame_rate: float = 50.0
-    cond_dim: int = 7
+    cond_dim: int = 8
     d_model: int = 128
     layers: int = 4
     heads: int = 4

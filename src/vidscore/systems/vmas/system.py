@@ -2,8 +2,13 @@
 
 The shared set-up (:mod:`vidscore.systems.common.plan`) gives the clip's control curves per beat
 of its time plan; each codec frame (50 a second) takes its beat's curves, and the beat pulse is
-VMAs' video beats: the frames whose optical-flow magnitude is the maximum of a ``±w`` window
-(above the clip's mean flow, as the training pulse is above the music's mean onset strength).
+VMAs' video beats: the frames whose optical-flow magnitude is the maximum of a ``±w`` window,
+the strongest of them kept up to the training pulse's rate (``pulse_rate`` in the manifest),
+so the decoder is asked for as many beats a second as it saw in training: "the clip's strongest
+motion peaks" read as "the music's beats", as the curves are calibrated by rank. (Without the
+rate, the peaks above the clip's mean flow, the rule the training pulse follows on onset
+strength; a clip's flow has fewer of those than music, and the decoder heard sparse beats as
+quiet music.)
 The decoder samples tokens window by window (:mod:`.inference`); the codec turns them into audio.
 
 What the model decides: everything audible (notes, timbre, rhythm, where onsets fall).
@@ -40,7 +45,11 @@ class VMAsParams:
     top_k: int = field(default=50, metadata={"help": "sample among the k likeliest tokens"})
     top_p: float = field(default=0.0, metadata={"help": "nucleus mass (0: top-k only)"})
     guidance: float = field(
-        default=3.0, metadata={"help": "classifier-free guidance on the curves (1: none)"}
+        default=3.0, metadata={"help": "classifier-free guidance on the condition (1: none)"}
+    )
+    beat_guidance: float = field(
+        default=1.0,
+        metadata={"help": "guidance towards the video beats against the pulse moved (1: none)"},
     )
     window: float = field(default=4.0, metadata={"help": "seconds per sampled window"})
     overlap: float = field(
@@ -50,8 +59,8 @@ class VMAsParams:
     def sampling(self, seed: int):
         from vidscore.systems.vmas.inference import Sampling
 
-        return Sampling(self.temperature, self.top_k, self.top_p, self.guidance, self.window,
-                        self.overlap, seed)  # fmt: skip
+        return Sampling(self.temperature, self.top_k, self.top_p, self.guidance,
+                        self.beat_guidance, self.window, self.overlap, seed)  # fmt: skip
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.window <= 30.0:
@@ -74,16 +83,18 @@ class VMAsSystem(System):
     weight_files = ("manifest.json", CODEC_FILE, DECODER_FILE)
     default_weights = WEIGHTS
 
-    def __init__(self, codec, decoder, beat_window: int) -> None:
+    def __init__(self, codec, decoder, beat_window: int, pulse_rate: float | None = None) -> None:
         self.codec = codec
         self.decoder = decoder
         self.beat_window = beat_window
+        self.pulse_rate = pulse_rate  # the training pulse's per second; None: above-mean rule
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None) -> VMAsSystem:
         from vidscore.modules.checkpoint import load_from_folder, read_manifest
         from vidscore.systems.vmas import codec, model
         from vidscore.systems.vmas.codec_train import KIND as CODEC_KIND
+        from vidscore.systems.vmas.data import COND_DIM
         from vidscore.systems.vmas.train import KIND
 
         folder = cls.weights_folder(weights)
@@ -92,11 +103,17 @@ class VMAsSystem(System):
         manifest = read_manifest(folder, system="vmas")
         if (d.cfg.codebooks, d.cfg.cardinality) != (c.codebooks, c.cardinality):
             raise ModelLoadError(f"{folder}: the decoder was trained on another codec's tokens")
-        return cls(c, d, int(manifest["decoder"]["train"]["beat_window"]))
+        if d.cfg.video is None and d.cfg.cond_dim != COND_DIM:
+            raise ModelLoadError(
+                f"{folder}: the decoder reads {d.cfg.cond_dim} condition columns, this version "
+                f"{COND_DIM} (the beat accent was added); retrain it with `vidscore train vmas`"
+            )
+        entry = manifest["decoder"]
+        return cls(c, d, int(entry["train"]["beat_window"]), entry.get("pulse_rate"))
 
     def condition(self, features: VideoFeatures, controls: Controls):
-        """(per-frame condition ``(T, 7)``, the plan's set-up, the video-beat frames)."""
-        from vidscore.systems.vmas.data import curves_per_frame, pulse
+        """(per-frame condition ``(T, COND_DIM)``, the plan's set-up, the video-beat times)."""
+        from vidscore.systems.vmas.data import beat_condition, curves_per_frame, pulse
 
         piece = setup(features, controls)
         rate = self.codec.frame_rate
@@ -108,8 +125,10 @@ class VMAsSystem(System):
         flow = features["flow"]
         t = np.arange(frames) / rate
         magnitude = np.interp(t, flow.times, flow.values) if len(flow) else np.zeros(frames)
-        beats = pulse(magnitude, self.beat_window)
-        cond = np.concatenate([per_frame, beats[:, None]], axis=1).astype(np.float32)
+        count = None if self.pulse_rate is None else round(self.pulse_rate * features.duration)
+        beats = pulse(magnitude, self.beat_window, count)
+        beat_cols = beat_condition(beats, self.beat_window)
+        cond = np.concatenate([per_frame, beat_cols], axis=1).astype(np.float32)
         return cond, piece, np.flatnonzero(beats) / rate
 
     def audio(self, cond: np.ndarray, duration: float, params: VMAsParams, seed: int):
@@ -117,10 +136,16 @@ class VMAsSystem(System):
         decoder, decoded by the codec, scaled down if they would clip."""
         import torch
 
+        from vidscore.systems.vmas.data import moved_pulse
         from vidscore.systems.vmas.inference import generate
 
+        contrast = None
+        if params.beat_guidance > 1:
+            moved = moved_pulse(cond, self.codec.frame_rate, self.beat_window, seed + 1)
+            contrast = torch.from_numpy(moved)
         with torch.inference_mode():
-            codes = generate(self.decoder, torch.from_numpy(cond), params.sampling(seed))
+            s = params.sampling(seed)
+            codes = generate(self.decoder, torch.from_numpy(cond), s, contrast=contrast)
             audio = self.codec.decode(codes[None])[0].numpy()
         return limit_peak(audio[: round(duration * self.codec.sample_rate)])
 

@@ -33,7 +33,7 @@ from vidscore.systems.vmas.alignment import contrastive_loss, weighted_token_los
 from vidscore.systems.vmas.codec_train import FILE as CODEC_FILE
 from vidscore.systems.vmas.codec_train import KIND as CODEC_KIND
 from vidscore.systems.vmas.codec_train import update_manifest
-from vidscore.systems.vmas.data import COND_DIM, Clip, build_clips, weights_of
+from vidscore.systems.vmas.data import COND_DIM, Clip, build_clips, pulse_rate, weights_of
 from vidscore.systems.vmas.model import VMAsConfig, VMAsDecoder
 from vidscore.systems.vmas.pattern import delay, valid
 from vidscore.systems.vmas.renders import excerpt_start, load_renders, pieces
@@ -290,6 +290,7 @@ def run(
             training = {**asdict(cfg), **asdict(opts), "data": [Path(d).name for d in data]}
             save_decoder(model, out_dir, "VMAs decoder", card, metrics=metrics, training=training,
                          command=command, overwrite=overwrite,
+                         pulse_rate=round(pulse_rate(train, codec.frame_rate), 4),
                          calibration=corpus.calibration.to_dict())  # fmt: skip
             return metrics
         finally:
@@ -306,15 +307,19 @@ def save_decoder(
     training: dict,
     command: str,
     overwrite: bool,
+    pulse_rate: float | None = None,
     **top: object,
 ) -> None:
-    """Write the trained decoder, its manifest entry (beside the codec's; ``top``: further
+    """Write the trained decoder, its manifest entry (beside the codec's; ``pulse_rate``: the
+    training pulse's per second, which compose calibrates the video's to; ``top``: further
     top-level keys) and its card (``card_of(facts, metrics, training, command)``)."""
     config = model.cfg.to_dict()
     sha = save_module(model, out_dir / FILE, kind=KIND, config=config, overwrite=overwrite)
     facts = ModelFacts.of(FILE, name, model, config, sha)
     entry = {"config": config, "metrics": metrics, "train": training, "command": command,
              "codec_sha256": file_sha256(out_dir / CODEC_FILE)}  # fmt: skip
+    if pulse_rate is not None:
+        entry["pulse_rate"] = pulse_rate
     update_manifest(out_dir, FILE, sha, "decoder", entry, **top)
     with atomic_path(out_dir / "CARD.md", overwrite=True) as tmp:
         tmp.write_text(card_of(facts, metrics, training, command).markdown())
@@ -349,7 +354,9 @@ def card(facts: ModelFacts, metrics: dict, training: dict, command: str) -> Weig
         data=(
             f"{' + '.join(training['data'])}: the codec's renders (see CODEC.md), clips per split "
             f"{metrics['clips']}; each conditioned per codec frame on its piece's six control "
-            "curves and its beat pulse (onset-strength maxima), computed from the music."
+            "curves, its beat pulse (onset-strength maxima) and the pulse's accent (a decay "
+            "since the last pulse), computed from the music. At compose the video's pulse is "
+            "held to the training pulse's mean rate (`pulse_rate` in manifest.json)."
         ),
         data_licence=(
             "POP909: MIT. SymMV: CC BY-NC-SA 4.0 (non-commercial; these weights inherit it when "
