@@ -5,8 +5,9 @@ clips ``vidscore train vmas --clips 800`` uses): the held-out cross-entropy gain
 predicting a codebook's token, or whether it changes from the previous frame, from a per-frame
 feature instead of nothing: the beat pulse, frames since the last pulse, the detected onsets.
 That bounds what the pulse is worth to a decoder that learns from it. Then the pulse's rate
-(per second) over the training clips beside the video pulse VMAsSystem computes on each clip
-of ../shared/videos.
+(per second) over the training clips beside the video's on each clip of ../shared/videos: by
+the training pulse's own rule (flow window maxima above the clip's mean), and as VMAsSystem
+computes it (the strongest maxima, up to the shipped decoder's ``pulse_rate``).
 
     python benchmarks/vmas_condition.py [--clips 800]
 
@@ -66,7 +67,7 @@ def main() -> None:
 
     from vidscore.features.analyze import analyze
     from vidscore.outputs import user_cache
-    from vidscore.systems.vmas.data import build_clips
+    from vidscore.systems.vmas.data import PULSE, build_clips, pulse
     from vidscore.systems.vmas.renders import load_renders
     from vidscore.systems.vmas.system import VMAsSystem
     from vidscore.systems.vmas.train import (
@@ -86,8 +87,8 @@ def main() -> None:
     clips = build_clips(chosen, codec, curves, window=5, cache=user_cache(), codec_sha=sha)
     train, held = held_out(clips)
     features = {
-        "pulse": lambda c: c.cond[:, -1].astype(np.int64),
-        "frames since pulse": lambda c: since(c.cond[:, -1]),
+        "pulse": lambda c: c.cond[:, PULSE].astype(np.int64),
+        "frames since pulse": lambda c: since(c.cond[:, PULSE]),
         "detected onset": lambda c: c.onsets.astype(np.int64),
         "frames since onset": lambda c: since(c.onsets),
     }
@@ -108,18 +109,26 @@ def main() -> None:
                          "p_change_by_value": change_rates(vt, vstarts, vx)})  # fmt: skip
             print(rows[-1], flush=True)
     rate = codec.frame_rate
-    train_rate = float(np.concatenate([c.cond[:, -1] for c in train]).mean() * rate)
+    train_rate = float(np.concatenate([c.cond[:, PULSE] for c in train]).mean() * rate)
     system = VMAsSystem.load()
-    video = {}
+    video, held_rate = {}, {}
     for name in SOURCES:
         feats = analyze(SHARED / name)
-        _, _, beats = system.condition(feats, Controls(seed=0))
-        video[name] = round(len(beats) / feats.duration, 2)
-    print(f"pulse per second: training clips {train_rate:.2f}; video {video}")
+        cond, _, beats = system.condition(feats, Controls(seed=0))
+        flow = feats["flow"]
+        magnitude = np.interp(np.arange(len(cond)) / rate, flow.times, flow.values)
+        video[name] = round(float(pulse(magnitude, system.beat_window).sum()) / feats.duration, 2)
+        held_rate[name] = round(len(beats) / feats.duration, 2)
+    print(f"pulse per second: training clips {train_rate:.2f}; video above its mean {video}; "
+          f"video held to the decoder's rate {held_rate}")  # fmt: skip
     result = {
         "clips": {"train": len(train), "held_out": len(held)},
         "gains": rows,
-        "pulse_per_second": {"training_clips": round(train_rate, 2), "video": video},
+        "pulse_per_second": {
+            "training_clips": round(train_rate, 2),
+            "video": video,
+            "video_held_to_rate": held_rate,
+        },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "vmas_condition.json").write_text(json.dumps(result, indent=1))

@@ -342,7 +342,8 @@ def card(facts: ModelFacts, metrics: dict, training: dict, command: str) -> Weig
     hours = metrics["clips"].get("train", 0) * training["seconds"] / 3600
     follows = (
         "The held-out table shows the condition helps predict the tokens (real below shuffled "
-        "and null)."
+        "and null); whether the generated music follows the video's beats is measured by "
+        "`python benchmarks/vmas.py` (docs/vmas.md), not by this table."
         if uses
         else "The held-out table shows the condition does not help predict the tokens (real is "
         "not below shuffled and null): at this training length the decoder has not learnt to "
