@@ -6,10 +6,11 @@
   computes and calibrates them per beat, :func:`vidscore.systems.vmusprod.data.load_pieces`),
   each frame taking its beat's values, the **beat pulse**: the frames whose onset strength
   is the maximum of a ``±window`` and above the excerpt's mean, and its **accent**: a decay of
-  ``window`` frames from each pulse, so every frame knows how long ago the last beat was (the
-  decoder learns timing from it in far fewer steps than from the bare pulse). At compose time
-  the pulse is VMAs' video beats, the same rule over the optical-flow magnitude
-  (:func:`pulse`), so the model learns to put strong onsets where the pulse is.
+  ``window`` frames from each pulse, so every frame knows how long ago the last beat was (to a
+  count model that is worth four times the bare pulse, ``benchmarks/vmas_condition.py``). At
+  compose time the pulse is VMAs' video beats, the window maxima of the optical-flow magnitude
+  (:func:`pulse`), the strongest kept up to the training pulse's rate (:func:`pulse_rate`), so
+  that the model puts strong onsets where the pulse is, once it has learnt to.
 * Weights (Eq. 3-4): music beats are the detected onsets; their overlap with the pulse within
   ``±window`` frames gets weight 1, every other frame the floor.
 """
