@@ -82,15 +82,10 @@ def describe(y: np.ndarray, sr: int) -> dict:
     }
 
 
-def compose_clip(system, features, seed: int, shuffle: bool, params):
-    """(audio, pulse times) of what ``compose`` plays for the clip (the system's own condition
-    and generation, sampled with ``params``), with the beat pulse moved when asked."""
-    from vidscore.systems.vmas.data import PULSE, moved_pulse
-    from vidscore.types import Controls
+def play(system, features, cond: np.ndarray, seed: int, params):
+    """(audio, pulse times) of the system's generation for ``cond``, sampled with ``params``."""
+    from vidscore.systems.vmas.data import PULSE
 
-    cond, _, _ = system.condition(features, Controls(seed=seed))
-    if shuffle:
-        cond = moved_pulse(cond, system.codec.frame_rate, system.beat_window, seed)
     y = system.audio(cond, features.duration, params, seed)
     return y, np.flatnonzero(cond[:, PULSE]) / system.codec.frame_rate
 
@@ -152,8 +147,10 @@ def main() -> None:
 
     from vidscore.features.analyze import analyze
     from vidscore.metrics.audio import MelStats, frechet_distance
+    from vidscore.systems.vmas.data import moved_pulse
     from vidscore.systems.vmas.renders import load_renders
     from vidscore.systems.vmas.system import VMAsParams, VMAsSystem
+    from vidscore.types import Controls
 
     torch.set_num_threads(2)
     variants = dict(v.split("=", 1) for v in args.variant) or {"shipped": str(WEIGHTS)}
@@ -190,8 +187,11 @@ def main() -> None:
             rows, gen = {}, []
             for clip, f in zip(clips, features, strict=True):
                 print(name, clip.name, flush=True)
-                take = compose_clip(system, f, 0, shuffle=False, params=params)
-                moved = compose_clip(system, f, 0, shuffle=True, params=params)
+                # what compose plays, and the same with the beat pulse moved (the ablation)
+                cond, _, _ = system.condition(f, Controls(seed=0))
+                rate, window = system.codec.frame_rate, system.beat_window
+                take = play(system, f, cond, 0, params)
+                moved = play(system, f, moved_pulse(cond, rate, window, 0), 0, params)
                 y, ys = take[0], moved[0]
                 gen.append(y)
                 rows[clip.name] = {

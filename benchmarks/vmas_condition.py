@@ -69,7 +69,7 @@ def main() -> None:
     from vidscore.outputs import user_cache
     from vidscore.systems.vmas.data import PULSE, build_clips, pulse
     from vidscore.systems.vmas.renders import load_renders
-    from vidscore.systems.vmas.system import VMAsSystem
+    from vidscore.systems.vmas.system import VMAsSystem, flow_per_frame
     from vidscore.systems.vmas.train import (
         VMAsTraining,
         choose,
@@ -115,8 +115,7 @@ def main() -> None:
     for name in SOURCES:
         feats = analyze(SHARED / name)
         cond, _, beats = system.condition(feats, Controls(seed=0))
-        flow = feats["flow"]
-        magnitude = np.interp(np.arange(len(cond)) / rate, flow.times, flow.values)
+        magnitude = flow_per_frame(feats, len(cond), rate)
         video[name] = round(float(pulse(magnitude, system.beat_window).sum()) / feats.duration, 2)
         held_rate[name] = round(len(beats) / feats.duration, 2)
     print(f"pulse per second: training clips {train_rate:.2f}; video above its mean {video}; "

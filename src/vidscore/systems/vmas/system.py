@@ -68,6 +68,15 @@ class VMAsParams:
         self.sampling(0)  # the sampler's own checks
 
 
+def flow_per_frame(features: VideoFeatures, frames: int, rate: float) -> np.ndarray:
+    """The clip's optical-flow magnitude at each of ``frames`` codec frames (``rate`` a second):
+    the strength curve whose window maxima are VMAs' video beats."""
+    flow = features["flow"]
+    if not len(flow):
+        return np.zeros(frames)
+    return np.interp(np.arange(frames) / rate, flow.times, flow.values)
+
+
 def limit_peak(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
     """The codec's audio scaled down if it would clip (the mix sets the loudness)."""
     top = float(np.max(np.abs(audio))) if len(audio) else 0.0
@@ -122,11 +131,8 @@ class VMAsSystem(System):
         per_frame = curves_per_frame(
             piece.curves.values, np.append(starts, ends[-1]), 0.0, frames, rate
         )
-        flow = features["flow"]
-        t = np.arange(frames) / rate
-        magnitude = np.interp(t, flow.times, flow.values) if len(flow) else np.zeros(frames)
         count = None if self.pulse_rate is None else round(self.pulse_rate * features.duration)
-        beats = pulse(magnitude, self.beat_window, count)
+        beats = pulse(flow_per_frame(features, frames, rate), self.beat_window, count)
         beat_cols = beat_condition(beats, self.beat_window)
         cond = np.concatenate([per_frame, beat_cols], axis=1).astype(np.float32)
         return cond, piece, np.flatnonzero(beats) / rate
